@@ -1,0 +1,33 @@
+# The two front doors: `make demo` (install + run the main job) and `make test`.
+# Both create .venv on first use and install the project into it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/caseflow calendar add 2024-09-27 5 --unit working
+	$(BIN)/caseflow types
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy states
+	$(BIN)/lint-imports
+
+bench: $(STAMP)
+	$(BIN)/python bench/calendar_add.py
+	$(BIN)/python bench/fire_trigger.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -1,0 +1,56 @@
+"""The composition root: the one place that reads settings, files and (later) the real clock.
+
+Commands call `bootstrap()` and receive everything they work with already built; nothing is
+built at import time, so `caseflow calendar …` pays only for what it uses.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from states.calendar import WorkCalendar, default_calendar
+from states.casetype import CaseType
+from states.casetypes import CASE_TYPES, case_type
+from states.errors import InvalidPolicy
+from states.policy import apply_policy, parse_policy
+
+DEFAULT_DB_URL = "sqlite:///caseflow.db"
+
+
+@dataclass
+class Runtime:
+    """What a command needs, built lazily from the global options and the environment."""
+
+    db_url: str
+    policy_path: Path | None
+
+    @cached_property
+    def calendar(self) -> WorkCalendar:
+        return default_calendar()
+
+    @cached_property
+    def types(self) -> Mapping[str, CaseType]:
+        if self.policy_path is None:
+            return CASE_TYPES
+        try:
+            text = self.policy_path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidPolicy(
+                f"cannot read the policy file {self.policy_path}: {exc.strerror}"
+            ) from None
+        policy = parse_policy(text, origin=str(self.policy_path))
+        return apply_policy(CASE_TYPES, policy, origin=str(self.policy_path))
+
+    def case_type(self, name: str) -> CaseType:
+        return case_type(name, self.types)
+
+
+def bootstrap(db_url: str | None = None, policy: str | None = None) -> Runtime:
+    """A runtime from explicit options, else ``CASEFLOW_DB_URL`` / ``CASEFLOW_POLICY``."""
+    url = db_url or os.environ.get("CASEFLOW_DB_URL") or DEFAULT_DB_URL
+    policy = policy or os.environ.get("CASEFLOW_POLICY") or None
+    return Runtime(url, Path(policy) if policy else None)

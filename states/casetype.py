@@ -1,0 +1,212 @@
+"""What a case type is: a declaration of states, transitions, attributes and clocks.
+
+A case type is data. The engine (`states.machine`, `states.engine`) reads these declarations and
+nothing else, so adding a case type means writing one more declaration, not touching the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from functools import cached_property
+from types import MappingProxyType
+
+from states.calendar import WorkCalendar
+from states.clocks import ClockSpec, When
+from states.errors import InvalidAttribute
+
+AttrValue = str | int | date
+
+
+class Actor(StrEnum):
+    """Who fires a trigger: 承办人, 科长/分管领导, or the system on a lapse."""
+
+    CLERK = "clerk"
+    SUPERVISOR = "supervisor"
+    SYSTEM = "system"
+
+
+class AttrKind(StrEnum):
+    TEXT = "text"
+    INT = "int"
+    DATE = "date"
+    CHOICE = "choice"
+
+
+@dataclass(frozen=True, slots=True)
+class Attr:
+    """An attribute a trigger (or opening a case) takes, with its rule."""
+
+    name: str
+    kind: AttrKind
+    label: str = ""
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    low: int | None = None
+    high: int | None = None
+    default: AttrValue | None = None
+    keep: bool = True  # stored on the case; False: recorded on the event only
+    # a date at least this many working days after the event's legal date (art. 51)
+    min_working_days_after: int | None = None
+
+    def allowed(self) -> list[str]:
+        match self.kind:
+            case AttrKind.CHOICE:
+                return [f"{self.name}={c}" for c in self.choices]
+            case AttrKind.INT:
+                return [f"{self.name}={self.low}..{self.high}"]
+            case AttrKind.DATE:
+                return [f"{self.name}=YYYY-MM-DD"]
+            case _:
+                return [f"{self.name}=TEXT"]
+
+    def parse(self, raw: object, on: date, calendar: WorkCalendar) -> AttrValue:
+        """The value of ``raw`` under this rule, or `InvalidAttribute` naming what is allowed."""
+        text = raw.isoformat() if isinstance(raw, date) else str(raw).strip()
+        match self.kind:
+            case AttrKind.CHOICE:
+                if text not in self.choices:
+                    raise self._invalid(text, "one of " + ", ".join(self.choices))
+                return text
+            case AttrKind.INT:
+                try:
+                    number = int(text)
+                except ValueError:
+                    raise self._invalid(text, f"a whole number {self.low}..{self.high}") from None
+                if (self.low is not None and number < self.low) or (
+                    self.high is not None and number > self.high
+                ):
+                    raise self._invalid(text, f"a whole number {self.low}..{self.high}")
+                return number
+            case AttrKind.DATE:
+                try:
+                    day = date.fromisoformat(text)
+                except ValueError:
+                    raise self._invalid(text, "a date YYYY-MM-DD") from None
+                least = self.min_working_days_after
+                if least is not None and calendar.working_days_between(on, day) < least:
+                    earliest = calendar.add_working_days(on, least).isoformat()
+                    raise InvalidAttribute(
+                        f"{self.name}={text} is less than {least} working days after "
+                        f"{on.isoformat()}; the earliest allowed is {earliest}",
+                        [f"{self.name}>={earliest}"],
+                    )
+                return day
+            case _:
+                if not text:
+                    raise self._invalid(text, "a non-empty text")
+                return text
+
+    def _invalid(self, text: str, expected: str) -> InvalidAttribute:
+        return InvalidAttribute(
+            f"{self.name}={text!r} is not allowed: expected {expected}", self.allowed()
+        )
+
+
+def attr_text(name: str, label: str = "", *, required: bool = False) -> Attr:
+    return Attr(name, AttrKind.TEXT, label, required=required)
+
+
+def attr_choice(
+    name: str,
+    choices: tuple[str, ...],
+    label: str = "",
+    *,
+    required: bool = False,
+    default: str | None = None,
+) -> Attr:
+    return Attr(name, AttrKind.CHOICE, label, required=required, choices=choices, default=default)
+
+
+def attr_int(
+    name: str, low: int, high: int, label: str = "", *, required: bool = True, keep: bool = True
+) -> Attr:
+    return Attr(name, AttrKind.INT, label, required=required, low=low, high=high, keep=keep)
+
+
+@dataclass(frozen=True, slots=True)
+class StateSpec:
+    name: str
+    label: str
+    terminal: bool = False  # a closed state (结案); some can be reopened (legal aid, art. 49)
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionSpec:
+    """A trigger from some states. ``dest=None`` keeps the state (an internal trigger)."""
+
+    trigger: str
+    source: tuple[str, ...]
+    dest: str | None
+    actor: Actor
+    label: str
+    basis: str = ""
+    attrs: tuple[Attr, ...] = ()
+    reason_required: bool = False
+    # case attributes that must hold before it fires, e.g. procedure=simplified (art. 55)
+    requires: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # attributes it sets on the case regardless of input, e.g. procedure=ordinary on conversion
+    sets: Mapping[str, AttrValue] = field(default_factory=dict)
+    extends: str | None = None  # the clock an internal `extend` lengthens by `days`
+
+    @property
+    def internal(self) -> bool:
+        return self.dest is None
+
+
+@dataclass(frozen=True)
+class CaseType:
+    """A case type: 行政复议, 法律援助, 律师执业投诉, or any other declared the same way."""
+
+    name: str
+    label: str
+    law: str
+    ref_prefix: str
+    states: tuple[StateSpec, ...]
+    transitions: tuple[TransitionSpec, ...]
+    clocks: tuple[ClockSpec, ...]
+    initial: str
+    open_attrs: tuple[Attr, ...] = ()
+    # an attribute that picks the initial state instead: (attr, {value: state})
+    initial_by: tuple[str, Mapping[str, str]] | None = None
+    # the events that admit a case into the handled population of the closure report (§7)
+    admitted_by: tuple[When, ...] = ()
+
+    @cached_property
+    def state_map(self) -> Mapping[str, StateSpec]:
+        return MappingProxyType({s.name: s for s in self.states})
+
+    @cached_property
+    def clock_map(self) -> Mapping[str, ClockSpec]:
+        return MappingProxyType({c.name: c for c in self.clocks})
+
+    @cached_property
+    def triggers(self) -> Mapping[str, tuple[TransitionSpec, ...]]:
+        by: dict[str, list[TransitionSpec]] = {}
+        for t in self.transitions:
+            by.setdefault(t.trigger, []).append(t)
+        return MappingProxyType({k: tuple(v) for k, v in by.items()})
+
+    @cached_property
+    def closed_states(self) -> frozenset[str]:
+        return frozenset(s.name for s in self.states if s.terminal)
+
+    def initial_state(self, attrs: Mapping[str, object]) -> str:
+        if self.initial_by is not None:
+            attr, by_value = self.initial_by
+            value = attrs.get(attr)
+            if value is not None and str(value) in by_value:
+                return by_value[str(value)]
+        return self.initial
+
+    def transition_from(self, trigger: str, state: str) -> TransitionSpec | None:
+        for spec in self.triggers.get(trigger, ()):
+            if state in spec.source:
+                return spec
+        return None
+
+    def admits(self, trigger: str, source: str | None, attrs: Mapping[str, object]) -> bool:
+        """Whether this event admits the case into the handled population (受理/立案)."""
+        return any(w.matches(trigger, source, attrs) for w in self.admitted_by)

@@ -1,0 +1,104 @@
+"""Which clocks an event starts, stops, pauses, resumes, extends or re-lengthens.
+
+One pure function, driven only by the clock declarations of the case type, applied in the
+order the law reads:
+
+1. a system trigger that is a clock's lapse effect marks that clock's cycle missed;
+2. clocks the trigger answers stop: met if in time, missed if late;
+3. entering a closed state stops the clocks that end with the case (met or missed) and closes
+   every other live cycle: missed if already past due, else cancelled;
+4. entering a pausing state pauses, leaving it resumes;
+5. an extension trigger lengthens its clock;
+6. a changed attribute re-lengthens clocks whose length depends on it (art. 55);
+7. start triggers open a new cycle, counting from the event's legal date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+from states import clocks
+from states.calendar import WorkCalendar
+from states.case import ClockChange
+from states.casetype import AttrValue, CaseType, TransitionSpec
+from states.clocks import Cycle
+from states.errors import ClockRuleViolation
+
+
+def apply_clock_effects(
+    case_type: CaseType,
+    cycles: tuple[Cycle, ...],
+    spec: TransitionSpec | None,
+    trigger: str,
+    source: str | None,
+    dest: str,
+    day: date,
+    attrs_before: Mapping[str, AttrValue],
+    attrs_after: Mapping[str, AttrValue],
+    event_attrs: Mapping[str, AttrValue],
+    calendar: WorkCalendar,
+) -> tuple[tuple[Cycle, ...], tuple[ClockChange, ...]]:
+    """The cycles after the event and the changes it made to them."""
+    result = list(cycles)
+    changes: list[ClockChange] = []
+    latest = {c.clock: i for i, c in enumerate(result)}
+    closing = dest != source and dest in case_type.closed_states
+
+    def update(index: int, new: Cycle, change: str) -> None:
+        if new != result[index]:
+            result[index] = new
+            changes.append(ClockChange(new.clock, new.cycle, change, new.due_on, new.status))
+
+    for clock in case_type.clocks:
+        index = latest.get(clock.name)
+        if index is None or not result[index].live:
+            continue
+        cycle = result[index]
+        if clock.lapse == trigger:
+            update(index, clocks.lapse(cycle), "missed")
+        elif any(w.matches(trigger, source, attrs_after) for w in clock.stops) or (
+            closing and clock.stops_on_terminal
+        ):
+            stopped = clocks.stop(cycle, day)
+            update(index, stopped, stopped.status.value)
+        elif closing:
+            closed = clocks.close(cycle, day)
+            update(index, closed, closed.status.value)
+        elif dest in clock.pauses_in and source not in clock.pauses_in:
+            update(index, clocks.pause(cycle, day, calendar), "paused")
+        elif source in clock.pauses_in and dest not in clock.pauses_in:
+            update(index, clocks.resume(cycle, day, calendar), "resumed")
+
+    if spec is not None and spec.extends is not None:
+        clock = case_type.clock_map[spec.extends]
+        index = latest.get(clock.name)
+        if index is None or not result[index].live:
+            raise ClockRuleViolation(f"clock {clock.name!r} is not running")
+        days = event_attrs["days"]
+        assert isinstance(days, int)  # declared as an int attribute of every extension trigger
+        update(index, clocks.extend(result[index], clock, days, day, attrs_after, calendar),
+               "extended")
+
+    changed = {k for k in attrs_after if attrs_after.get(k) != attrs_before.get(k)}
+    if changed:
+        for clock in case_type.clocks:
+            index = latest.get(clock.name)
+            if index is not None and changed & clock.lengths.keys():
+                update(index, clocks.relength(result[index], clock.length(attrs_after), calendar),
+                       "relengthed")
+
+    for clock in case_type.clocks:
+        if any(w.matches(trigger, source, attrs_after) for w in clock.starts):
+            index = latest.get(clock.name)
+            number = 1
+            if index is not None:
+                number = result[index].cycle + 1
+                if result[index].live:
+                    update(index, clocks.close(result[index], day), "cancelled")
+            result.append(clocks.start(clock, number, day, attrs_after, calendar))
+            latest[clock.name] = len(result) - 1
+            new = result[-1]
+            changes.append(ClockChange(new.clock, new.cycle, "started", new.due_on, new.status))
+
+    return tuple(result), tuple(changes)

@@ -1,0 +1,293 @@
+"""Legal time limits (法定期限): their declarations and the arithmetic of their cycles.
+
+A clock is declared once per case type (`ClockSpec`); every time one of its start triggers
+fires, the case gets a new `Cycle`. Cycles are immutable values and every operation here is a
+pure function returning a new one.
+
+How a cycle counts (DESIGN.md §4):
+
+- its length in effect is ``days + extended_days`` units of its unit, counted from the start date
+  (the start day itself not counted);
+- a pause keeps the units used so far; on resume counting starts again from the resume date, so
+  for calendar clocks the due date moves by the calendar days spent paused, and for working-day
+  clocks the remaining working days are counted from the resume date;
+- an extension moves the raw end by exactly its days;
+- a calendar clock's raw end is rolled forward to a working day once, at the very end;
+- a clock is due at the end of its due date (Asia/Shanghai) and overdue from the next instant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from enum import StrEnum
+from types import MappingProxyType
+
+from states.calendar import Unit, WorkCalendar
+from states.errors import ClockRuleViolation
+
+ESCALATE = "escalate"
+_EMPTY: Mapping[str, frozenset[str]] = MappingProxyType({})
+
+
+class Owner(StrEnum):
+    """Who owes the act the clock waits for."""
+
+    BUREAU = "bureau"
+    APPLICANT = "applicant"
+    RESPONDENT = "respondent"
+    LAWYER = "lawyer"
+
+
+class CycleStatus(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    MET = "met"
+    MISSED = "missed"
+    OVERDUE = "overdue"  # never stored: a running cycle judged after its due date
+    CANCELLED = "cancelled"
+
+
+LIVE = frozenset({CycleStatus.RUNNING, CycleStatus.PAUSED})
+
+
+@dataclass(frozen=True, slots=True)
+class When:
+    """A trigger, optionally only from some states or with some attribute values.
+
+    ``attrs`` are checked against the case's attributes after the event (which include the
+    event's own attributes).
+    """
+
+    trigger: str
+    source: frozenset[str] = frozenset()
+    attrs: Mapping[str, frozenset[str]] = field(default_factory=lambda: _EMPTY)
+
+    def matches(self, trigger: str, source: str | None, attrs: Mapping[str, object]) -> bool:
+        if trigger != self.trigger:
+            return False
+        if self.source and source not in self.source:
+            return False
+        return all(str(attrs.get(key)) in values for key, values in self.attrs.items())
+
+
+def on(trigger: str, *, source: tuple[str, ...] = (), **attrs: object) -> When:
+    """``on("suspend", ground=(1, 2, 4))``: a `When` written the way the law reads."""
+    values = {
+        key: frozenset(str(v) for v in (val if isinstance(val, tuple | list) else (val,)))
+        for key, val in attrs.items()
+    }
+    return When(trigger, frozenset(source), MappingProxyType(values))
+
+
+@dataclass(frozen=True, slots=True)
+class Extension:
+    """How a clock may be extended (延长): total cap, how many times, under which attributes."""
+
+    max_days: int
+    times: int = 1
+    when: Mapping[str, frozenset[str]] = field(default_factory=lambda: _EMPTY)
+    basis: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClockSpec:
+    """A declared legal time limit. ``basis`` names the law and article it comes from."""
+
+    name: str
+    label: str
+    days: int
+    unit: Unit
+    basis: str
+    owed_by: Owner
+    starts: tuple[When, ...]
+    stops: tuple[When, ...] = ()
+    stops_on_terminal: bool = False
+    pauses_in: frozenset[str] = frozenset()
+    lapse: str = ESCALATE
+    extension: Extension | None = None
+    # attribute -> value -> days, e.g. {"procedure": {"simplified": 30}} (art. 54, 61)
+    lengths: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    warning_days: int | None = None
+    warning_unit: Unit | None = None
+
+    def length(self, attrs: Mapping[str, object]) -> int:
+        """The length in days for a case with these attributes."""
+        for attr, by_value in self.lengths.items():
+            value = attrs.get(attr)
+            if value is not None and str(value) in by_value:
+                return by_value[str(value)]
+        return self.days
+
+    def warning_window(self) -> tuple[int, Unit]:
+        """预警: 1 working day for clocks up to 10 days, 7 days for longer ones, unless set."""
+        if self.warning_days is not None:
+            return self.warning_days, self.warning_unit or self.unit
+        if self.days <= 10:
+            return 1, Unit.WORKING
+        return 7, Unit.CALENDAR
+
+
+@dataclass(frozen=True, slots=True)
+class Cycle:
+    """One run of a clock on one case."""
+
+    clock: str
+    cycle: int
+    status: CycleStatus
+    unit: Unit
+    days: int
+    started_on: date
+    resumed_on: date  # where the current counting segment starts
+    used: int  # units counted before ``resumed_on``
+    raw_end: date
+    due_on: date
+    paused_since: date | None = None
+    paused_days: int = 0
+    extended_days: int = 0
+    extensions: int = 0
+    stopped_on: date | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE
+
+    def past_due(self, day: date) -> bool:
+        """True when the limit had lapsed by the end of ``day`` (a paused one: when it paused)."""
+        if self.status is CycleStatus.PAUSED and self.paused_since is not None:
+            return self.paused_since > self.due_on
+        return day > self.due_on
+
+    def status_on(self, day: date) -> CycleStatus:
+        """The status judged on legal date ``day``: a running cycle past its due date is overdue."""
+        if self.status is CycleStatus.RUNNING and day > self.due_on:
+            return CycleStatus.OVERDUE
+        return self.status
+
+
+def _project(cycle: Cycle, calendar: WorkCalendar) -> Cycle:
+    anchor = cycle.paused_since if cycle.paused_since is not None else cycle.resumed_on
+    remaining = cycle.days + cycle.extended_days - cycle.used
+    if cycle.unit is Unit.WORKING:
+        raw = calendar.add_working_days(anchor, remaining)
+        return replace(cycle, raw_end=raw, due_on=raw)
+    raw = anchor + timedelta(days=remaining)
+    return replace(cycle, raw_end=raw, due_on=calendar.roll_forward(raw))
+
+
+def start(
+    spec: ClockSpec, number: int, day: date, attrs: Mapping[str, object], calendar: WorkCalendar
+) -> Cycle:
+    """A new cycle of ``spec`` counting from ``day``."""
+    fresh = Cycle(
+        clock=spec.name,
+        cycle=number,
+        status=CycleStatus.RUNNING,
+        unit=spec.unit,
+        days=spec.length(attrs),
+        started_on=day,
+        resumed_on=day,
+        used=0,
+        raw_end=day,
+        due_on=day,
+    )
+    return _project(fresh, calendar)
+
+
+def pause(cycle: Cycle, day: date, calendar: WorkCalendar) -> Cycle:
+    """中止: stop counting after ``day``; the units used so far are kept."""
+    if cycle.status is not CycleStatus.RUNNING:
+        return cycle
+    used = cycle.used + calendar.days_between(cycle.resumed_on, day, cycle.unit)
+    return _project(
+        replace(cycle, status=CycleStatus.PAUSED, used=used, paused_since=day), calendar
+    )
+
+
+def resume(cycle: Cycle, day: date, calendar: WorkCalendar) -> Cycle:
+    """恢复: count the remaining units again from ``day``."""
+    if cycle.status is not CycleStatus.PAUSED or cycle.paused_since is None:
+        return cycle
+    paused = max(0, (day - cycle.paused_since).days)
+    resumed = replace(
+        cycle,
+        status=CycleStatus.RUNNING,
+        resumed_on=day,
+        paused_since=None,
+        paused_days=cycle.paused_days + paused,
+    )
+    return _project(resumed, calendar)
+
+
+def extend(
+    cycle: Cycle,
+    spec: ClockSpec,
+    days: int,
+    day: date,
+    attrs: Mapping[str, object],
+    calendar: WorkCalendar,
+) -> Cycle:
+    """延长 by ``days``: refused where the clock cannot be extended, past its cap, more often than
+    allowed, or once it has lapsed."""
+    rule = spec.extension
+    if rule is None:
+        raise ClockRuleViolation(f"clock {spec.name!r} cannot be extended")
+    for attr, values in rule.when.items():
+        if str(attrs.get(attr)) not in values:
+            raise ClockRuleViolation(
+                f"clock {spec.name!r} can be extended only when {attr} is "
+                + " or ".join(sorted(values)),
+                sorted(values),
+            )
+    if not cycle.live:
+        raise ClockRuleViolation(f"clock {spec.name!r} is {cycle.status.value}, not running")
+    if cycle.extensions >= rule.times:
+        raise ClockRuleViolation(
+            f"clock {spec.name!r} was already extended {cycle.extensions} time(s); "
+            f"the limit is {rule.times}"
+        )
+    if cycle.extended_days + days > rule.max_days:
+        left = rule.max_days - cycle.extended_days
+        raise ClockRuleViolation(
+            f"extending {spec.name!r} by {days} days exceeds the cap of {rule.max_days}",
+            [f"days=1..{left}"],
+        )
+    if cycle.past_due(day):
+        raise ClockRuleViolation(
+            f"clock {spec.name!r} lapsed on {cycle.due_on.isoformat()}; "
+            "an extension must be decided before then"
+        )
+    longer = replace(
+        cycle, extended_days=cycle.extended_days + days, extensions=cycle.extensions + 1
+    )
+    return _project(longer, calendar)
+
+
+def relength(cycle: Cycle, days: int, calendar: WorkCalendar) -> Cycle:
+    """Switch a running cycle to another length, still counted from its start (e.g. art. 55)."""
+    if not cycle.live or cycle.days == days:
+        return cycle
+    return _project(replace(cycle, days=days), calendar)
+
+
+def stop(cycle: Cycle, day: date) -> Cycle:
+    """The act the clock waited for happened on ``day``: met if in time, else missed."""
+    status = CycleStatus.MISSED if cycle.past_due(day) else CycleStatus.MET
+    return replace(cycle, status=status, stopped_on=day)
+
+
+def lapse(cycle: Cycle) -> Cycle:
+    """The limit ran out and the law's effect applies (视为受理 and the like): missed."""
+    return replace(cycle, status=CycleStatus.MISSED, stopped_on=cycle.due_on)
+
+
+def close(cycle: Cycle, day: date) -> Cycle:
+    """The case ended by another path: a lapsed clock was missed, any other is cancelled."""
+    status = CycleStatus.MISSED if cycle.past_due(day) else CycleStatus.CANCELLED
+    return replace(cycle, status=status, stopped_on=day)
+
+
+def reproject(cycle: Cycle, calendar: WorkCalendar) -> Cycle:
+    """Recompute a live cycle's dates on (new) calendar data."""
+    return _project(cycle, calendar) if cycle.live else cycle

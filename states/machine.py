@@ -1,0 +1,274 @@
+"""The one place that builds `transitions` machines and fires triggers on cases.
+
+One machine per case type, built once with ``model=None`` and ``auto_transitions=False`` and
+shared by every case: a trigger is fired on a throw-away token that carries the case's state
+and attributes, so the machine itself holds no per-case data and is safe to share between
+threads. Everything a trigger does besides moving the state (attribute rules, clock effects,
+the event) is computed from the declarations by pure functions around it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from transitions import Machine, MachineError
+
+from states.calendar import WorkCalendar
+from states.case import CaseSnapshot, DomainEvent, Fired
+from states.casetype import Actor, Attr, AttrValue, CaseType, TransitionSpec
+from states.clock_effects import apply_clock_effects
+from states.errors import (
+    ActorNotAllowed,
+    InvalidAttribute,
+    InvalidLegalDate,
+    RuleViolation,
+    TriggerNotAllowed,
+    UnknownTrigger,
+)
+
+OPEN = "open"
+
+
+class _Token:
+    """What the shared machine moves: a case's state and attributes for one firing."""
+
+    __slots__ = ("attrs", "refusal", "state")
+
+    def __init__(self, state: str, attrs: Mapping[str, AttrValue]) -> None:
+        self.state = state
+        self.attrs = attrs
+        self.refusal = ""
+
+
+def _requirement(spec: TransitionSpec) -> Any:
+    def holds(token: _Token) -> bool:
+        for attr, values in spec.requires.items():
+            if str(token.attrs.get(attr)) not in values:
+                token.refusal = (
+                    f"{spec.trigger!r} requires {attr}={'|'.join(sorted(values))}; "
+                    f"the case has {attr}={token.attrs.get(attr)}"
+                )
+                return False
+        return True
+
+    return holds
+
+
+def build_machine(case_type: CaseType) -> Machine:
+    """A fresh machine for a case type (use `machine_for` to share one)."""
+    transitions = []
+    for spec in case_type.transitions:
+        entry: dict[str, Any] = {
+            "trigger": spec.trigger,
+            "source": list(spec.source),
+            "dest": spec.dest,
+        }
+        if spec.requires:
+            entry["conditions"] = [_requirement(spec)]
+        transitions.append(entry)
+    return Machine(
+        model=None,
+        states=[s.name for s in case_type.states],
+        transitions=transitions,
+        initial=case_type.initial,
+        auto_transitions=False,
+    )
+
+
+_machines: dict[str, tuple[CaseType, Machine]] = {}
+_machines_lock = threading.Lock()
+
+
+def machine_for(case_type: CaseType) -> Machine:
+    """The shared machine of a case type, built on first use."""
+    cached = _machines.get(case_type.name)
+    if cached is not None and cached[0] is case_type:
+        return cached[1]
+    with _machines_lock:
+        cached = _machines.get(case_type.name)
+        if cached is None or cached[0] is not case_type:
+            cached = (case_type, build_machine(case_type))
+            _machines[case_type.name] = cached
+        return cached[1]
+
+
+def allowed_triggers(case_type: CaseType, state: str, *, by_system: bool = False) -> list[str]:
+    """The triggers that may fire from ``state``; a person never fires system triggers."""
+    names = machine_for(case_type).get_triggers(state)
+    return sorted(
+        n for n in names
+        if by_system or case_type.triggers[n][0].actor is not Actor.SYSTEM
+    )
+
+
+def parse_attrs(
+    rules: tuple[Attr, ...],
+    raw: Mapping[str, object],
+    on: date,
+    calendar: WorkCalendar,
+    what: str,
+) -> dict[str, AttrValue]:
+    """Validate raw ``KEY=VALUE`` input against the declared attributes, filling defaults."""
+    by_name = {r.name: r for r in rules}
+    unknown = sorted(set(raw) - by_name.keys())
+    if unknown:
+        allowed = [a for r in rules for a in r.allowed()]
+        raise InvalidAttribute(
+            f"{what} takes no attribute {unknown[0]!r}; "
+            + (f"it takes {', '.join(by_name)}" if by_name else "it takes none"),
+            allowed,
+        )
+    values: dict[str, AttrValue] = {}
+    for rule in rules:
+        if rule.name in raw:
+            values[rule.name] = rule.parse(raw[rule.name], on, calendar)
+        elif rule.required:
+            raise InvalidAttribute(f"{what} needs {rule.name}", rule.allowed())
+        elif rule.default is not None:
+            values[rule.name] = rule.default
+    return values
+
+
+def open_case(
+    case_type: CaseType,
+    on: date,
+    *,
+    attrs: Mapping[str, object] | None = None,
+    by: str = "",
+    ref: str = "",
+    calendar: WorkCalendar,
+) -> Fired:
+    """A new case received on ``on`` (收到申请), with the clocks opening starts."""
+    values = parse_attrs(case_type.open_attrs, attrs or {}, on, calendar, case_type.name)
+    state = case_type.initial_state(values)
+    cycles, changes = apply_clock_effects(
+        case_type, (), None, OPEN, None, state, on, {}, values, values, calendar
+    )
+    admitted = on if case_type.admits(OPEN, None, values) else None
+    case = CaseSnapshot(
+        type=case_type.name,
+        state=state,
+        attrs=values,
+        cycles=cycles,
+        opened_on=on,
+        last_on=on,
+        admitted_on=admitted,
+        ref=ref,
+    )
+    event = DomainEvent(OPEN, None, state, on, Actor.CLERK, by, None, values, changes)
+    return Fired(case, event)
+
+
+def fire(
+    case_type: CaseType,
+    case: CaseSnapshot,
+    trigger: str,
+    on: date,
+    *,
+    attrs: Mapping[str, object] | None = None,
+    reason: str | None = None,
+    by: str = "",
+    by_system: bool = False,
+    calendar: WorkCalendar,
+) -> Fired:
+    """Fire ``trigger`` on ``case`` with legal effect on ``on``.
+
+    Returns the case after it and the event recording it, or raises: `UnknownTrigger`,
+    `TriggerNotAllowed` (naming the allowed ones), `ActorNotAllowed`, `InvalidAttribute`,
+    `InvalidLegalDate`, `ClockRuleViolation`. The input case is never changed.
+    """
+    if trigger not in case_type.triggers:
+        raise UnknownTrigger(case_type.name, trigger, case_type.triggers)
+    spec = case_type.transition_from(trigger, case.state)
+    if spec is None:
+        raise TriggerNotAllowed(
+            trigger, case.state, allowed_triggers(case_type, case.state, by_system=by_system)
+        )
+    if spec.actor is Actor.SYSTEM and not by_system:
+        raise ActorNotAllowed(
+            f"{trigger!r} is applied by the system when its time limit lapses, never by a person",
+            allowed_triggers(case_type, case.state),
+        )
+    if on < case.last_on:
+        raise InvalidLegalDate(
+            f"{on.isoformat()} is before the case's previous event on "
+            f"{case.last_on.isoformat()}; an event cannot take effect before it",
+            [f"on>={case.last_on.isoformat()}"],
+        )
+    event_attrs = parse_attrs(spec.attrs, attrs or {}, on, calendar, trigger)
+    reason = (reason or "").strip() or None
+    if spec.reason_required and reason is None:
+        raise InvalidAttribute(f"{trigger!r} needs a reason (--reason TEXT)", ["reason=TEXT"])
+
+    kept = {r.name for r in spec.attrs if r.keep}
+    attrs_after = dict(case.attrs)
+    attrs_after.update({k: v for k, v in event_attrs.items() if k in kept})
+    attrs_after.update(spec.sets)
+
+    token = _Token(case.state, attrs_after)
+    try:
+        moved = machine_for(case_type).events[trigger].trigger(token, token)
+    except MachineError:  # the declarations and the machine disagree: a bug, not input
+        raise TriggerNotAllowed(
+            trigger, case.state, allowed_triggers(case_type, case.state, by_system=by_system)
+        ) from None
+    if not moved:
+        raise RuleViolation(token.refusal or f"{trigger!r} is refused in this case")
+    dest = token.state
+
+    cycles, changes = apply_clock_effects(
+        case_type, case.cycles, spec, trigger, case.state, dest, on,
+        case.attrs, attrs_after, event_attrs, calendar,
+    )
+    closed = case_type.closed_states
+    closed_on = case.closed_on
+    if dest in closed and case.state not in closed:
+        closed_on = on
+    elif dest not in closed:
+        closed_on = None
+    admitted_on = case.admitted_on
+    if admitted_on is None and case_type.admits(trigger, case.state, attrs_after):
+        admitted_on = on
+    after = CaseSnapshot(
+        type=case.type,
+        state=dest,
+        attrs=attrs_after,
+        cycles=cycles,
+        opened_on=case.opened_on,
+        last_on=on,
+        admitted_on=admitted_on,
+        closed_on=closed_on,
+        version=case.version + 1,
+        ref=case.ref,
+    )
+    actor = Actor.SYSTEM if by_system else spec.actor
+    event = DomainEvent(trigger, case.state, dest, on, actor, by, reason, event_attrs, changes)
+    return Fired(after, event)
+
+
+def mermaid(case_type: CaseType) -> str:
+    """The state diagram as Mermaid text, Chinese labels beside the names.
+
+    Written from the declaration rather than by ``GraphMachine(graph_engine="mermaid")``: that
+    renderer marks a "current" state, cannot label states in Chinese and draws one initial
+    state, while legal aid has two (by channel).
+    """
+    lines = ["stateDiagram-v2"]
+    for state in case_type.states:
+        lines.append(f'    state "{state.name} {state.label}" as {state.name}')
+    initials = {case_type.initial}
+    if case_type.initial_by is not None:
+        initials |= set(case_type.initial_by[1].values())
+    for name in sorted(initials):
+        lines.append(f"    [*] --> {name}")
+    for spec in case_type.transitions:
+        dests = spec.source if spec.dest is None else (spec.dest,) * len(spec.source)
+        for source, dest in zip(spec.source, dests, strict=True):
+            lines.append(f"    {source} --> {dest}: {spec.trigger}")
+    for state in case_type.states:
+        if state.terminal:
+            lines.append(f"    {state.name} --> [*]")
+    return "\n".join(lines) + "\n"
