@@ -9,14 +9,21 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from states.calendar import WorkCalendar, default_calendar
 from states.casetype import CaseType
 from states.casetypes import CASE_TYPES, case_type
 from states.errors import InvalidPolicy
 from states.policy import apply_policy, parse_policy
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from flows.context import Bureau
 
 DEFAULT_DB_URL = "sqlite:///caseflow.db"
 
@@ -47,6 +54,26 @@ class Runtime:
 
     def case_type(self, name: str) -> CaseType:
         return case_type(name, self.types)
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The database, migrated to head (an empty SQLite file is migrated on first use)."""
+        from models.engine import create_engine
+        from models.schema import ensure_schema
+
+        engine = create_engine(self.db_url)
+        ensure_schema(engine)
+        return engine
+
+    @cached_property
+    def bureau(self) -> Bureau:
+        from flows.context import Bureau
+
+        return Bureau(self.engine, self.types, self.calendar)
+
+    def now(self) -> datetime:
+        """The real clock: read here and nowhere else."""
+        return datetime.now(UTC)
 
 
 def bootstrap(db_url: str | None = None, policy: str | None = None) -> Runtime:

@@ -22,11 +22,12 @@ from __future__ import annotations
 import threading
 import tomllib
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from importlib import resources
+from zoneinfo import ZoneInfo
 
 from states.errors import CalendarRangeError, InvalidCalendarData
 
@@ -82,12 +83,17 @@ def parse_calendar_data(text: str, *, origin: str = "calendar data") -> dict[int
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidCalendarData(f"{origin}: not valid TOML ({exc})") from exc
+    tables = doc.get("years", {})
+    if not isinstance(tables, dict):
+        raise InvalidCalendarData(f"{origin}: 'years' must be a table of [years.YYYY] tables")
     years: dict[int, YearData] = {}
-    for key, table in dict(doc.get("years", {})).items():
+    for key, table in tables.items():
         try:
             year = int(key)
         except ValueError:
             raise InvalidCalendarData(f"{origin}: year {key!r} is not a number") from None
+        if not isinstance(table, dict):
+            raise InvalidCalendarData(f"{origin}: years.{key} must be a [years.{key}] table")
         rest = _parse_days(table.get("rest_days", []), year, origin, "rest_days")
         work = _parse_days(table.get("working_days", []), year, origin, "working_days")
         if rest & work:
@@ -97,10 +103,17 @@ def parse_calendar_data(text: str, *, origin: str = "calendar data") -> dict[int
     return years
 
 
-def _parse_days(values: Iterable[object], year: int, origin: str, field: str) -> frozenset[date]:
+def _parse_days(values: object, year: int, origin: str, field: str) -> frozenset[date]:
+    if not isinstance(values, list):
+        raise InvalidCalendarData(f"{origin}: {field} of {year} must be a list of dates")
     days = set()
     for value in values:
-        day = value if isinstance(value, date) else _iso(str(value), origin, field)
+        # A TOML date-time is a datetime, which is a date subclass that never equals a date:
+        # it would be accepted here and then silently match no day.
+        if isinstance(value, date) and not isinstance(value, datetime):
+            day = value
+        else:
+            day = _iso(str(value), origin, field)
         if day.year != year:
             raise InvalidCalendarData(f"{origin}: {field} of {year} lists {day.isoformat()}")
         days.add(day)
@@ -185,6 +198,10 @@ class WorkCalendar:
 
     def add_working_days(self, start: date, days: int) -> date:
         """The ``days``-th working day after ``start`` (before it, for negative ``days``)."""
+        if days < 0 and not self.is_workday(start):
+            # A rest day shares its rank with the working day before it, which is already the
+            # first working day before ``start``: one step fewer than from a working day.
+            days += 1
         return self._step(start, days)
 
     def add_calendar_days(self, start: date, days: int) -> date:
@@ -298,3 +315,18 @@ def default_calendar() -> WorkCalendar:
             if _default is None:
                 _default = WorkCalendar()
     return _default
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def legal_date(instant: datetime) -> date:
+    """The legal date (Asia/Shanghai) of an aware instant."""
+    if instant.tzinfo is None:
+        raise ValueError("legal_date needs an aware datetime")
+    return instant.astimezone(SHANGHAI).date()
+
+
+def end_of_day(day: date) -> datetime:
+    """The last instant of a legal date, 23:59:59.999999 Asia/Shanghai: when a clock is due."""
+    return datetime.combine(day, time.max, tzinfo=SHANGHAI)

@@ -3,7 +3,8 @@
 One pure function, driven only by the clock declarations of the case type, applied in the
 order the law reads:
 
-1. a system trigger that is a clock's lapse effect marks that clock's cycle missed;
+1. a system trigger that is a clock's lapse effect marks that clock's cycle missed (refused
+   before the cycle's due date: the period has not run out);
 2. clocks the trigger answers stop: met if in time, missed if late;
 3. entering a closed state stops the clocks that end with the case (met or missed) and closes
    every other live cycle: missed if already past due, else cancelled;
@@ -56,6 +57,14 @@ def apply_clock_effects(
             continue
         cycle = result[index]
         if clock.lapse == trigger:
+            # 视为受理 and the like take effect on the period's last day at the earliest; before
+            # it the period has not run out and the law's effect does not apply
+            if day < cycle.due_on:
+                raise ClockRuleViolation(
+                    f"{trigger!r} applies when {clock.name!r} lapses; it runs until "
+                    f"{cycle.due_on.isoformat()}",
+                    [f"on>={cycle.due_on.isoformat()}"],
+                )
             update(index, clocks.lapse(cycle), "missed")
         elif any(w.matches(trigger, source, attrs_after) for w in clock.stops) or (
             closing and clock.stops_on_terminal

@@ -170,7 +170,11 @@ def _project(cycle: Cycle, calendar: WorkCalendar) -> Cycle:
     anchor = cycle.paused_since if cycle.paused_since is not None else cycle.resumed_on
     remaining = cycle.days + cycle.extended_days - cycle.used
     if cycle.unit is Unit.WORKING:
-        raw = calendar.add_working_days(anchor, remaining)
+        # The working day ``remaining`` working days past the anchor, counted from the start
+        # date: ``remaining`` is negative for a cycle paused after its raw end, and counting
+        # backwards from a rest day is off by one against counting forwards from it.
+        count = calendar.working_days_between(cycle.started_on, anchor) + remaining
+        raw = calendar.add_working_days(cycle.started_on, count)
         return replace(cycle, raw_end=raw, due_on=raw)
     raw = anchor + timedelta(days=remaining)
     return replace(cycle, raw_end=raw, due_on=calendar.roll_forward(raw))
@@ -247,8 +251,13 @@ def extend(
             f"clock {spec.name!r} was already extended {cycle.extensions} time(s); "
             f"the limit is {rule.times}"
         )
+    left = rule.max_days - cycle.extended_days
+    if days < 1:
+        raise ClockRuleViolation(
+            f"an extension of {spec.name!r} must be at least 1 day, not {days}",
+            [f"days=1..{left}"],
+        )
     if cycle.extended_days + days > rule.max_days:
-        left = rule.max_days - cycle.extended_days
         raise ClockRuleViolation(
             f"extending {spec.name!r} by {days} days exceeds the cap of {rule.max_days}",
             [f"days=1..{left}"],

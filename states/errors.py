@@ -88,8 +88,8 @@ class TriggerNotAllowed(RuleViolation):
     def __init__(self, trigger: str, state: str, allowed: Iterable[str]) -> None:
         allowed = sorted(allowed)
         super().__init__(
-            f"{trigger!r} is not allowed in state {state!r}; allowed now: "
-            + (", ".join(allowed) or "none"),
+            f"{trigger!r} is not allowed in state {state!r}"
+            + ("" if allowed else "; no trigger is allowed there"),
             allowed,
         )
 

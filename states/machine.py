@@ -208,7 +208,9 @@ def fire(
     attrs_after.update({k: v for k, v in event_attrs.items() if k in kept})
     attrs_after.update(spec.sets)
 
-    token = _Token(case.state, attrs_after)
+    # requirements are about the case before the event (art. 55: only a simplified case is
+    # converted), so the token carries the attributes before `sets` and the event's own values
+    token = _Token(case.state, case.attrs)
     try:
         moved = machine_for(case_type).events[trigger].trigger(token, token)
     except MachineError:  # the declarations and the machine disagree: a bug, not input

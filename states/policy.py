@@ -42,22 +42,34 @@ def apply_policy(
 ) -> dict[str, CaseType]:
     """The case types with the policy's clock overrides applied."""
     result = dict(types)
-    for type_name, clocks in dict(policy.get("clocks", {})).items():
+    tables = _table(policy.get("clocks", {}), f"{origin}: clocks")
+    for type_name, clocks in tables.items():
         if type_name not in types:
-            raise InvalidPolicy(f"{origin}: unknown case type {type_name!r}", sorted(types))
+            raise InvalidPolicy(
+                f"{origin}: clocks.{type_name}: unknown case type {type_name!r}", sorted(types)
+            )
         case_type = types[type_name]
         specs = {c.name: c for c in case_type.clocks}
-        for clock_name, overrides in dict(clocks).items():
+        for clock_name, overrides in _table(clocks, f"{origin}: clocks.{type_name}").items():
             if clock_name not in specs:
                 raise InvalidPolicy(
-                    f"{origin}: {type_name} has no clock {clock_name!r}", sorted(specs)
+                    f"{origin}: clocks.{type_name}.{clock_name}: "
+                    f"{type_name} has no clock {clock_name!r}",
+                    sorted(specs),
                 )
             where = f"{origin}: clocks.{type_name}.{clock_name}"
-            specs[clock_name] = _override(specs[clock_name], dict(overrides), where)
+            specs[clock_name] = _override(specs[clock_name], _table(overrides, where), where)
         result[type_name] = replace(
             case_type, clocks=tuple(specs[c.name] for c in case_type.clocks)
         )
     return result
+
+
+def _table(value: object, where: str) -> dict[str, Any]:
+    """``value`` as a TOML table, or `InvalidPolicy` naming where a table was expected."""
+    if not isinstance(value, Mapping):
+        raise InvalidPolicy(f"{where} is {value!r}, not a table", ["a table"])
+    return dict(value)
 
 
 def _override(spec: ClockSpec, overrides: dict[str, Any], where: str) -> ClockSpec:
@@ -79,8 +91,8 @@ def _override(spec: ClockSpec, overrides: dict[str, Any], where: str) -> ClockSp
                 ) from None
     if "lengths" in overrides:
         lengths = {attr: dict(spec.lengths.get(attr, {})) for attr in spec.lengths}
-        for attr, by_value in dict(overrides["lengths"]).items():
-            for value, days in dict(by_value).items():
+        for attr, by_value in _table(overrides["lengths"], f"{where}.lengths").items():
+            for value, days in _table(by_value, f"{where}.lengths.{attr}").items():
                 lengths.setdefault(attr, {})[str(value)] = _days(
                     days, f"{where}.lengths.{attr}.{value}"
                 )

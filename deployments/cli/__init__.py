@@ -11,7 +11,7 @@ import sys
 import typer
 
 from deployments.bootstrap import bootstrap
-from deployments.cli import calendar, types
+from deployments.cli import calendar, cases, db, types
 from deployments.cli.output import fail, fail_usage
 from states.errors import CaseflowError
 
@@ -23,6 +23,8 @@ app = typer.Typer(
 )
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(types.app, name="types")
+app.add_typer(cases.app, name="case")
+app.add_typer(db.app, name="db")
 
 
 @app.callback()

@@ -9,6 +9,8 @@ import typer
 from deployments.cli.output import emit_json, json_option
 from deployments.cli.parsing import parse_date, parse_days, parse_unit
 from deployments.cli.state import runtime
+from states.calendar import FIRST_YEAR, LAST_YEAR
+from states.errors import CalendarRangeError
 
 app = typer.Typer(help="China's official working-day calendar (法定工作日) and due dates.",
                   no_args_is_help=True)
@@ -24,6 +26,10 @@ def add(
 ) -> None:
     """Print the due date of an N-day period starting on DATE (民事诉讼法 art. 85)."""
     day = parse_date(start, "DATE")
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        # The calendar checks the days it counts, not the start day itself: without this,
+        # 1999-12-31 would be answered and 9999-12-31 would overflow into a traceback.
+        raise CalendarRangeError(day.year, FIRST_YEAR, LAST_YEAR)
     length = parse_days(days)
     kind = parse_unit(unit)
     due = runtime(ctx).calendar.due(day, length, kind)

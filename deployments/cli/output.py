@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from models.errors import Conflict, IntegrityFailure
 from states.errors import CaseflowError, InvalidInput, NotFound, RuleViolation
 
 # The exit codes of CONTRACT.md, by error family (most specific first).
@@ -15,10 +16,13 @@ EXIT_USAGE = 2
 EXIT_RULE = 3
 EXIT_NOT_FOUND = 4
 EXIT_CONFLICT = 5
+EXIT_INTEGRITY = 6  # `caseflow case verify` found a broken hash chain
 EXIT_CODES: tuple[tuple[type[CaseflowError], int], ...] = (
     (InvalidInput, EXIT_USAGE),
     (RuleViolation, EXIT_RULE),
     (NotFound, EXIT_NOT_FOUND),
+    (Conflict, EXIT_CONFLICT),
+    (IntegrityFailure, EXIT_INTEGRITY),
 )
 
 
@@ -44,24 +48,47 @@ def fail(error: CaseflowError, *, as_json: bool) -> None:
     line = error.message
     if error.allowed:
         line += " (allowed: " + ", ".join(error.allowed) + ")"
-    sys.stderr.write(f"caseflow: {line}\n")
+    sys.stderr.write(f"caseflow: {_one_line(line)}\n")
     if as_json:
         emit_json({"error": error.to_json()})
     raise SystemExit(exit_code(error))
 
 
 def fail_usage(error: typer.TyperException, *, as_json: bool) -> None:
-    format_message = getattr(error, "format_message", None)
-    text = format_message() if callable(format_message) else str(error)
-    message = " ".join(str(text).split())
-    allowed: list[str] = []
     ctx = getattr(error, "ctx", None)
-    if ctx is not None:
-        message += f" (see `{ctx.command_path} --help`)"
+    command = getattr(ctx, "command", None)
+    allowed: list[str] = []
+    if type(error).__name__ == "NoArgsIsHelpError":
+        # A group called bare: Typer has already printed its help (the error's own text is
+        # that help, or empty under rich); the one error line names what is missing.
+        message = "missing command"
+        allowed = _subcommands(ctx)
+    else:
+        format_message = getattr(error, "format_message", None)
+        text = format_message() if callable(format_message) else str(error)
+        message = _one_line(str(text))
+        if type(error).__name__ == "NoSuchOption" and command is not None:
+            allowed = sorted({opt for param in command.params for opt in param.opts
+                              if opt.startswith("-")} | {"--help"})
+        elif message.startswith("No such command"):
+            allowed = _subcommands(ctx)
+    see = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
     if as_json:
-        emit_json({"error": {"code": "usage", "message": message, "allowed": allowed}})
-    sys.stderr.write(f"caseflow: {message}\n")
+        emit_json({"error": {"code": "usage", "message": message + see, "allowed": allowed}})
+    line = message + (" (allowed: " + ", ".join(allowed) + ")" if allowed else "") + see
+    sys.stderr.write(f"caseflow: {line}\n")
     raise SystemExit(EXIT_USAGE)
+
+
+def _subcommands(ctx: Any) -> list[str]:
+    command = getattr(ctx, "command", None)
+    list_commands = getattr(command, "list_commands", None)
+    return list(list_commands(ctx)) if callable(list_commands) else []
+
+
+def _one_line(text: str) -> str:
+    """The contract's error is one line on stderr, whatever the message carries."""
+    return " ".join(text.split())
 
 
 def json_option() -> Any:

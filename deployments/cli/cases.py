@@ -1,0 +1,225 @@
+"""`caseflow case`: clerks open and advance cases; supervisors read timelines and verify them."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Any
+
+import typer
+
+from deployments.cli.output import EXIT_INTEGRITY, emit_json, json_option
+from deployments.cli.parsing import parse_date, parse_instant, parse_settings
+from deployments.cli.state import runtime
+from states.calendar import legal_date
+
+app = typer.Typer(help="Cases (案件): open, advance, show, timeline, list, verify, import.",
+                  no_args_is_help=True)
+
+SET_HELP = "An attribute, KEY=VALUE (repeatable)."
+BY_HELP = "Who acts (default: the operating-system user)."
+
+
+def _user(by: str | None) -> str:
+    if by:
+        return by
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment: still record something honest
+        return "unknown"
+
+
+def _print_case(ctx: typer.Context, stored: Any, now: Any, as_json: bool) -> None:
+    from flows.views import case_json
+
+    rt = runtime(ctx)
+    doc = case_json(stored, rt.case_type(stored.case.type), legal_date(now), rt.calendar)
+    if as_json:
+        emit_json(doc)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"[bold]{doc['ref']}[/bold]  {doc['type']} {doc['type_label']}  "
+        f"state: {doc['state']} {doc['state_label']}  version {doc['version']}"
+    )
+    console.print(f"opened {doc['opened_on']}  closed {doc['closed_on'] or '—'}  "
+                  f"attrs {doc['attrs']}")
+    table = Table("clock 期限", "cycle", "status 状态", "started", "due 届满", "basis 依据")
+    for c in doc["clocks"]:
+        table.add_row(f"{c['name']} {c['label']}", str(c["cycle"]), c["status"],
+                      c["started_on"], c["due_on"], c["basis"])
+    console.print(table)
+
+
+@app.command("open")
+def open_(
+    ctx: typer.Context,
+    type_name: str = typer.Argument(..., metavar="TYPE",
+                                    help="reconsideration, legal_aid or complaint."),
+    on: str = typer.Option(..., "--on", metavar="DATE", help="Date received (收到日期)."),
+    ref: str = typer.Option(None, "--ref", help="The case reference (generated when absent)."),
+    settings: list[str] = typer.Option(None, "--set", metavar="KEY=VALUE", help=SET_HELP),
+    by: str = typer.Option(None, "--by", metavar="USER", help=BY_HELP),
+    as_json: bool = json_option(),
+) -> None:
+    """Open a case received on DATE (立案登记) and print it."""
+    from flows import services
+
+    rt = runtime(ctx)
+    day = parse_date(on, "--on")
+    attrs = parse_settings(settings)
+    now = rt.now()
+    stored = services.open_case(rt.bureau, type_name, on=day, attrs=attrs, ref=ref,
+                                by=_user(by), now=now)
+    _print_case(ctx, stored, now, as_json)
+
+
+@app.command("advance")
+def advance(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., metavar="REF"),
+    trigger: str = typer.Argument(..., metavar="TRIGGER", help="See `caseflow case triggers`."),
+    on: str = typer.Option(None, "--on", metavar="DATE",
+                           help="Legal date it takes effect (default: today)."),
+    settings: list[str] = typer.Option(None, "--set", metavar="KEY=VALUE", help=SET_HELP),
+    reason: str = typer.Option(None, "--reason", metavar="TEXT", help="Why (理由)."),
+    by: str = typer.Option(None, "--by", metavar="USER", help=BY_HELP),
+    expect_version: int = typer.Option(None, "--expect-version", metavar="N",
+                                       help="Refuse (exit 5) unless the case is at version N."),
+    as_json: bool = json_option(),
+) -> None:
+    """Fire TRIGGER on case REF and print the case after it."""
+    from flows import services
+
+    rt = runtime(ctx)
+    day = parse_date(on, "--on") if on is not None else None
+    attrs = parse_settings(settings)
+    now = rt.now()
+    stored = services.advance(rt.bureau, ref, trigger, on=day, attrs=attrs, reason=reason,
+                              by=_user(by), now=now, expect_version=expect_version)
+    _print_case(ctx, stored, now, as_json)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., metavar="REF"),
+    now_text: str = typer.Option(None, "--now", metavar="TIMESTAMP",
+                                 help="Judge clock statuses at this instant (default: now)."),
+    as_json: bool = json_option(),
+) -> None:
+    """Print a case with its clocks, their statuses judged at --now."""
+    from flows import services
+
+    rt = runtime(ctx)
+    now = parse_instant(now_text, rt.now())
+    _print_case(ctx, services.get_case(rt.bureau, ref), now, as_json)
+
+
+@app.command("triggers")
+def triggers(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., metavar="REF"),
+    as_json: bool = json_option(),
+) -> None:
+    """List the triggers a person may fire on case REF now."""
+    from flows import services
+
+    names = services.triggers_now(runtime(ctx).bureau, ref)
+    if as_json:
+        emit_json(names)
+    else:
+        for name in names:
+            typer.echo(name)
+
+
+@app.command("timeline")
+def timeline(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., metavar="REF"),
+    as_json: bool = json_option(),
+) -> None:
+    """Every event of case REF, oldest first: who did what, when, with what effect on clocks."""
+    from flows import services
+    from flows.views import event_json
+
+    entries = [event_json(row) for row in services.timeline(runtime(ctx).bureau, ref)]
+    if as_json:
+        emit_json(entries)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("seq", "on 生效日", "trigger", "from → to", "by", "clocks 期限变化",
+                  "recorded 记录时间")
+    for e in entries:
+        clocks = "; ".join(f"{c['clock']}#{c['cycle']} {c['change']} (due {c['due_on']})"
+                           for c in e["clocks"])
+        table.add_row(str(e["seq"]), e["on"], e["trigger"], f"{e['from'] or '∅'} → {e['to']}",
+                      f"{e['by']} ({e['actor']})", clocks, e["recorded_at"])
+    Console().print(table)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    type_name: str = typer.Option(None, "--type", metavar="T", help="Only this case type."),
+    state: str = typer.Option(None, "--state", metavar="S", help="Only cases in this state."),
+    overdue: bool = typer.Option(False, "--overdue", help="Only cases with an overdue clock."),
+    now_text: str = typer.Option(None, "--now", metavar="TIMESTAMP",
+                                 help="Judge clock statuses at this instant (default: now)."),
+    limit: int = typer.Option(None, "--limit", metavar="N", min=1, help="At most N cases."),
+    as_json: bool = json_option(),
+) -> None:
+    """List cases, optionally by type and state, or only those with an overdue clock."""
+    from flows import services
+    from flows.views import case_json
+
+    rt = runtime(ctx)
+    now = parse_instant(now_text, rt.now())
+    judged_on = legal_date(now)
+    found = services.list_cases(rt.bureau, case_type=type_name, state=state,
+                                overdue_on=judged_on if overdue else None, limit=limit)
+    docs = [case_json(s, rt.case_type(s.case.type), judged_on, rt.calendar) for s in found]
+    if as_json:
+        emit_json(docs)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("ref", "type", "state 状态", "version", "opened", "closed", "overdue 逾期")
+    for d in docs:
+        late = ", ".join(c["name"] for c in d["clocks"] if c["status"] == "overdue")
+        table.add_row(d["ref"], d["type"], f"{d['state']} {d['state_label']}",
+                      str(d["version"]), d["opened_on"], d["closed_on"] or "", late)
+    Console().print(table)
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    ref: str = typer.Argument(None, metavar="REF", help="The case to verify."),
+    every: bool = typer.Option(False, "--all", help="Verify every case."),
+    as_json: bool = json_option(),
+) -> None:
+    """Recompute the event hash chain of REF (or --all) and name the first broken link."""
+    from deployments.cli.output import UsageProblem
+    from flows import services
+
+    if (ref is None) == (not every):
+        raise UsageProblem("give either REF or --all", ["caseflow case verify REF",
+                                                         "caseflow case verify --all"])
+    checks = services.verify(runtime(ctx).bureau, None if every else ref)
+    broken = [c for c in checks if not c.ok]
+    if as_json:
+        emit_json({"ok": not broken, "checked": len(checks),
+                   "broken": [{"ref": c.ref, "broken_at": c.broken_at, "problem": c.problem}
+                              for c in broken]})
+    else:
+        for c in broken:
+            typer.echo(f"{c.ref}: broken at event {c.broken_at}: {c.problem}")
+        typer.echo(f"{len(checks) - len(broken)} of {len(checks)} case(s) verify")
+    if broken:
+        raise typer.Exit(EXIT_INTEGRITY)

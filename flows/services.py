@@ -1,0 +1,184 @@
+"""The clerks' use cases. Each is one function, one unit of work, one transaction.
+
+A writing service loads the case (locking its row), fires the trigger through the shared
+machine (pure), and writes state, clock cycles, event and version together, or nothing. No
+Prefect here: flows call these, and so do the CLI and the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flows.context import Bureau
+from models import repository
+from models.chain import GENESIS, link
+from models.errors import Conflict
+from models.repository import StoredCase
+from states.calendar import legal_date
+from states.errors import InvalidAttribute, InvalidLegalDate
+from states.machine import allowed_triggers, fire
+from states.machine import open_case as open_in_domain
+
+MAX_REF_LENGTH = 40
+
+
+def _not_in_future(on: date, now: datetime) -> None:
+    today = legal_date(now)
+    if on > today:
+        raise InvalidLegalDate(
+            f"{on.isoformat()} is in the future; an event takes effect today or earlier",
+            [f"on<={today.isoformat()}"],
+        )
+
+
+def _check_ref(ref: str) -> str:
+    ref = ref.strip()
+    if not ref or len(ref) > MAX_REF_LENGTH or any(ch.isspace() for ch in ref):
+        raise InvalidAttribute(
+            f"reference {ref!r} is not usable", [f"1..{MAX_REF_LENGTH} characters, no spaces"]
+        )
+    return ref
+
+
+def open_case(
+    bureau: Bureau,
+    type_name: str,
+    *,
+    on: date,
+    attrs: Mapping[str, object] | None = None,
+    ref: str | None = None,
+    by: str,
+    now: datetime,
+) -> StoredCase:
+    """立案登记: open a case received on ``on``; a reference is generated when none is given."""
+    case_type = bureau.case_type(type_name)
+    _not_in_future(on, now)
+    opened = open_in_domain(case_type, on, attrs=attrs, by=by, calendar=bureau.calendar)
+    with bureau.unit_of_work() as uow:
+        if ref is None:
+            ref = repository.next_ref(uow.connection, case_type.ref_prefix, on.year)
+        else:
+            ref = _check_ref(ref)
+            if repository.existing_refs(uow.connection, [ref]):
+                raise Conflict(f"a case {ref!r} already exists", ["a new reference"])
+        stored = repository.insert_case(uow.connection, opened, ref=ref, recorded_at=now)
+        uow.commit()
+    return stored
+
+
+def advance(
+    bureau: Bureau,
+    ref: str,
+    trigger: str,
+    *,
+    on: date | None = None,
+    attrs: Mapping[str, object] | None = None,
+    reason: str | None = None,
+    by: str,
+    now: datetime,
+    expect_version: int | None = None,
+    by_system: bool = False,
+) -> StoredCase:
+    """Fire ``trigger`` on case ``ref`` with legal effect on ``on`` (default: today)."""
+    on = legal_date(now) if on is None else on
+    _not_in_future(on, now)
+    with bureau.unit_of_work() as uow:
+        stored = repository.load(uow.connection, ref, for_update=True)
+        if expect_version is not None and stored.case.version != expect_version:
+            raise Conflict(
+                f"case {ref} is at version {stored.case.version}, not {expect_version}; "
+                "it changed since you read it",
+                [f"--expect-version {stored.case.version}"],
+            )
+        fired = fire(
+            bureau.case_type(stored.case.type),
+            stored.case,
+            trigger,
+            on,
+            attrs=attrs,
+            reason=reason,
+            by=by,
+            by_system=by_system,
+            calendar=bureau.calendar,
+        )
+        stored = repository.append(uow.connection, stored, fired, recorded_at=now)
+        uow.commit()
+    return stored
+
+
+def get_case(bureau: Bureau, ref: str) -> StoredCase:
+    with bureau.unit_of_work(write=False) as uow:
+        return repository.load(uow.connection, ref)
+
+
+def triggers_now(bureau: Bureau, ref: str) -> list[str]:
+    """The triggers a person may fire on the case now."""
+    stored = get_case(bureau, ref)
+    return allowed_triggers(bureau.case_type(stored.case.type), stored.case.state)
+
+
+def timeline(bureau: Bureau, ref: str) -> list[dict[str, object]]:
+    """Every event of the case, oldest first, as stored."""
+    with bureau.unit_of_work(write=False) as uow:
+        stored = repository.load(uow.connection, ref)
+        return [dict(row) for row in repository.event_rows(uow.connection, stored.id)]
+
+
+def list_cases(
+    bureau: Bureau,
+    *,
+    case_type: str | None = None,
+    state: str | None = None,
+    overdue_on: date | None = None,
+    limit: int | None = None,
+) -> list[StoredCase]:
+    if case_type is not None:
+        bureau.case_type(case_type)  # an unknown type is an error, not an empty list
+    with bureau.unit_of_work(write=False) as uow:
+        return repository.find(
+            uow.connection, case_type=case_type, state=state, overdue_on=overdue_on, limit=limit
+        )
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """The result of re-computing one case's hash chain."""
+
+    ref: str
+    events: int
+    broken_at: int | None  # the first seq whose hash does not verify
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_at is None
+
+
+def verify(bureau: Bureau, ref: str | None = None) -> list[ChainCheck]:
+    """Recompute the hash chain of one case, or of every case, naming the first broken link."""
+    with bureau.unit_of_work(write=False) as uow:
+        return [
+            _check_chain(ref_, repository.event_rows(uow.connection, case_id), last_seq, head)
+            for case_id, ref_, last_seq, head in repository.chain_heads(uow.connection, ref)
+        ]
+
+
+def _check_chain(
+    ref: str, rows: list[Mapping[str, object]], last_seq: int, head: str
+) -> ChainCheck:
+    if len(rows) < last_seq:
+        missing = len(rows) + 1
+        return ChainCheck(ref, len(rows), missing, f"events from {missing} are missing")
+    previous = GENESIS
+    for expected_seq, row in enumerate(rows, start=1):
+        seq = int(str(row["seq"]))
+        if seq != expected_seq:
+            return ChainCheck(ref, len(rows), expected_seq, f"event {expected_seq} is missing")
+        if link(previous, repository.event_hash_fields(row)) != row["hash"]:
+            return ChainCheck(ref, len(rows), seq, f"event {seq} does not match its hash")
+        previous = str(row["hash"])
+    if previous != head:
+        return ChainCheck(ref, len(rows), len(rows), "the case's chain head does not match")
+    return ChainCheck(ref, len(rows), None)

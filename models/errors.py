@@ -1,0 +1,32 @@
+"""The store's errors, extending the domain's tree (see states/errors.py).
+
+    CaseflowError
+    ├── NotFound
+    │   └── CaseNotFound        no case with that reference
+    ├── Conflict                another writer got there first (stale --expect-version)
+    ├── SchemaMissing           the database has not been migrated
+    └── IntegrityFailure        the event hash chain does not verify
+"""
+
+from __future__ import annotations
+
+from states.errors import CaseflowError, InvalidInput, NotFound
+
+
+class CaseNotFound(NotFound):
+    code = "case_not_found"
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"no case {ref!r}", ["caseflow case list"])
+
+
+class Conflict(CaseflowError):
+    code = "conflict"
+
+
+class SchemaMissing(InvalidInput):
+    code = "schema_missing"
+
+
+class IntegrityFailure(CaseflowError):
+    code = "integrity_failure"

@@ -1,0 +1,102 @@
+"""Core statements compiled once per dialect and run on the driver's cursor.
+
+The hot path (load a case, record a transition) runs a handful of small statements per
+transition. Measured on SQLite: `Connection.execute` of a compiled, cached Core select costs
+≈ 85 µs, the same statement on the driver cursor ≈ 11 µs; with six statements per transition
+that difference is the whole budget. So these statements are still built from the SQLModel
+tables with SQLAlchemy Core, compiled by SQLAlchemy for the connection's dialect, and their
+values converted by SQLAlchemy's own bind and result processors — only the per-call execution
+machinery is skipped. They run inside the unit of work's transaction (same DBAPI connection).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+Processor = Callable[[Any], Any] | None
+
+
+class Prepared:
+    """One statement for one dialect: SQL text, parameter order and value converters."""
+
+    def __init__(
+        self, statement: sa.Executable, dialect: Dialect, column_keys: Sequence[str] | None = None
+    ) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=list(column_keys or ()) or None)
+        self.sql = compiled.string
+        self.positional = bool(compiled.positional)
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or compiled.binds)
+        self.binds: dict[str, Processor] = {
+            name: compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in set(self.names)
+        }
+        if isinstance(statement, sa.Select):
+            types = [column.type for column in statement.selected_columns]
+        else:
+            types = [d["type"] for d in getattr(statement, "returning_column_descriptions", ())]
+        self.results: list[Processor] = [
+            t.dialect_impl(dialect).result_processor(dialect, None) for t in types
+        ]
+
+    def params(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        def convert(name: str) -> Any:
+            value = values[name]
+            processor = self.binds[name]
+            return processor(value) if processor is not None and value is not None else value
+
+        if self.positional:
+            return [convert(name) for name in self.names]
+        return {name: convert(name) for name in self.names}
+
+    def row(self, raw: Sequence[Any]) -> list[Any]:
+        return [
+            p(v) if p is not None and v is not None else v
+            for p, v in zip(self.results, raw, strict=True)
+        ]
+
+    def execute(self, connection: sa.Connection, values: Mapping[str, Any]) -> Any:
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(self.sql, self.params(values))
+        return cursor
+
+    def execute_many(self, connection: sa.Connection, rows: Iterable[Mapping[str, Any]]) -> None:
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.executemany(self.sql, [self.params(r) for r in rows])
+        cursor.close()
+
+    def all(self, connection: sa.Connection, values: Mapping[str, Any]) -> list[list[Any]]:
+        cursor = self.execute(connection, values)
+        rows = [self.row(r) for r in cursor.fetchall()]
+        cursor.close()
+        return rows
+
+    def rowcount(self, connection: sa.Connection, values: Mapping[str, Any]) -> int:
+        cursor = self.execute(connection, values)
+        count = int(cursor.rowcount)
+        cursor.close()
+        return count
+
+
+class PreparedSet:
+    """Statements by name, each compiled on first use for each dialect."""
+
+    def __init__(self, builders: Mapping[str, Callable[[], tuple[Any, Sequence[str] | None]]]):
+        self._builders = dict(builders)
+        self._cache: dict[tuple[str, str], Prepared] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str, connection: sa.Connection) -> Prepared:
+        dialect = connection.dialect
+        key = (dialect.name, name)
+        prepared = self._cache.get(key)
+        if prepared is None:
+            with self._lock:
+                statement, column_keys = self._builders[name]()
+                prepared = Prepared(statement, dialect, column_keys)
+                self._cache[key] = prepared
+        return prepared

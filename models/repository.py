@@ -1,0 +1,405 @@
+"""Reading and writing cases, events and clock cycles with SQLAlchemy Core statements.
+
+Repository functions take the unit of work's connection and never commit. Writing a fired
+trigger is: the case row (guarded by its version), one event row chained to the previous
+hash, and only the clock cycles the event started or changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from models.chain import GENESIS, hashed_fields, jsonable, link
+from models.errors import CaseNotFound, Conflict
+from models.prepared import PreparedSet
+from models.tables import cases, clock_cycles, events, ref_counters
+from states.calendar import Unit
+from states.case import CaseSnapshot, DomainEvent, Fired
+from states.clocks import Cycle, CycleStatus
+
+LIVE_STATUSES = (CycleStatus.RUNNING.value, CycleStatus.PAUSED.value)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCase:
+    """A case as stored: its row id, the domain snapshot and the head of its event chain."""
+
+    id: int
+    case: CaseSnapshot
+    last_seq: int
+    last_hash: str
+
+
+# -- rows <-> values ------------------------------------------------------------------------
+
+
+def cycle_values(case_id: int, cycle: Cycle) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "clock": cycle.clock,
+        "cycle": cycle.cycle,
+        "status": cycle.status.value,
+        "unit": cycle.unit.value,
+        "days": cycle.days,
+        "started_on": cycle.started_on,
+        "resumed_on": cycle.resumed_on,
+        "used": cycle.used,
+        "raw_end": cycle.raw_end,
+        "due_on": cycle.due_on,
+        "paused_since": cycle.paused_since,
+        "paused_days": cycle.paused_days,
+        "extended_days": cycle.extended_days,
+        "extensions": cycle.extensions,
+        "stopped_on": cycle.stopped_on,
+    }
+
+
+def cycle_from_row(row: Mapping[str, Any]) -> Cycle:
+    return Cycle(
+        clock=row["clock"],
+        cycle=row["cycle"],
+        status=CycleStatus(row["status"]),
+        unit=Unit(row["unit"]),
+        days=row["days"],
+        started_on=row["started_on"],
+        resumed_on=row["resumed_on"],
+        used=row["used"],
+        raw_end=row["raw_end"],
+        due_on=row["due_on"],
+        paused_since=row["paused_since"],
+        paused_days=row["paused_days"],
+        extended_days=row["extended_days"],
+        extensions=row["extensions"],
+        stopped_on=row["stopped_on"],
+    )
+
+
+def snapshot_from_row(row: Mapping[str, Any], cycles: tuple[Cycle, ...]) -> CaseSnapshot:
+    return CaseSnapshot(
+        type=row["type"],
+        state=row["state"],
+        attrs=row["attrs"],
+        cycles=cycles,
+        opened_on=row["opened_on"],
+        last_on=row["last_on"],
+        admitted_on=row["admitted_on"],
+        closed_on=row["closed_on"],
+        version=row["version"],
+        ref=row["ref"],
+    )
+
+
+def event_values(
+    case_id: int, seq: int, previous_hash: str, event: DomainEvent, recorded_at: datetime
+) -> dict[str, Any]:
+    """The row of one event, its hash chained to ``previous_hash``."""
+    attrs = jsonable(event.attrs)
+    clocks = [change.to_json() for change in event.clocks]
+    fields = hashed_fields(
+        seq=seq,
+        trigger=event.trigger,
+        from_state=event.source,
+        to_state=event.dest,
+        on=event.on,
+        recorded_at=recorded_at,
+        actor=event.actor.value,
+        by=event.by,
+        reason=event.reason,
+        attrs=attrs,
+        clocks=clocks,
+    )
+    return {
+        "case_id": case_id,
+        "seq": seq,
+        "trigger": event.trigger,
+        "from_state": event.source,
+        "to_state": event.dest,
+        "on": event.on,
+        "recorded_at": recorded_at,
+        "actor": event.actor.value,
+        "by": event.by,
+        "reason": event.reason,
+        "attrs": attrs,
+        "clocks": clocks,
+        "hash": link(previous_hash, fields),
+    }
+
+
+def event_hash_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The hashed fields of a stored event row (for verification)."""
+    return hashed_fields(
+        seq=row["seq"],
+        trigger=row["trigger"],
+        from_state=row["from_state"],
+        to_state=row["to_state"],
+        on=row["on"],
+        recorded_at=row["recorded_at"],
+        actor=row["actor"],
+        by=row["by"],
+        reason=row["reason"],
+        attrs=row["attrs"],
+        clocks=row["clocks"],
+    )
+
+
+def changed_cycles(
+    before: Sequence[Cycle], after: Sequence[Cycle]
+) -> tuple[list[Cycle], list[Cycle]]:
+    """(cycles to insert, cycles to update): the domain only appends and replaces."""
+    updated = [new for old, new in zip(before, after, strict=False) if new != old]
+    return list(after[len(before):]), updated
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+_CASE_COLUMNS = [c.name for c in cases.columns]
+_CYCLE_COLUMNS = [c.name for c in clock_cycles.columns]
+_EVENT_KEYS = [c.name for c in events.columns if c.name != "id"]
+_CYCLE_KEYS = [c.name for c in clock_cycles.columns if c.name != "id"]
+_CASE_KEYS = [c.name for c in cases.columns if c.name != "id"]
+_CASE_UPDATE_KEYS = [
+    "state", "attrs", "version", "admitted_on", "closed_on", "last_on", "last_seq", "last_hash",
+    "updated_at",
+]
+_CYCLE_UPDATE_KEYS = [
+    "status", "days", "resumed_on", "used", "raw_end", "due_on", "paused_since", "paused_days",
+    "extended_days", "extensions", "stopped_on",
+]
+
+# SET columns come from the parameter keys; WHERE binds are prefixed b_ to keep them apart.
+STATEMENTS = PreparedSet({
+    "load_case": lambda: (sa.select(cases).where(cases.c.ref == sa.bindparam("ref")), None),
+    "load_case_locked": lambda: (
+        sa.select(cases).where(cases.c.ref == sa.bindparam("ref")).with_for_update(), None
+    ),
+    "load_cycles": lambda: (
+        sa.select(clock_cycles)
+        .where(clock_cycles.c.case_id == sa.bindparam("case_id"))
+        .order_by(clock_cycles.c.id),
+        None,
+    ),
+    "insert_case": lambda: (sa.insert(cases).returning(cases.c.id), _CASE_KEYS),
+    "insert_event": lambda: (sa.insert(events), _EVENT_KEYS),
+    "insert_cycle": lambda: (sa.insert(clock_cycles), _CYCLE_KEYS),
+    "update_case": lambda: (
+        sa.update(cases).where(
+            cases.c.id == sa.bindparam("b_id"), cases.c.version == sa.bindparam("b_version")
+        ),
+        _CASE_UPDATE_KEYS,
+    ),
+    "update_cycle": lambda: (
+        sa.update(clock_cycles).where(
+            clock_cycles.c.case_id == sa.bindparam("b_case_id"),
+            clock_cycles.c.clock == sa.bindparam("b_clock"),
+            clock_cycles.c.cycle == sa.bindparam("b_cycle"),
+        ),
+        _CYCLE_UPDATE_KEYS,
+    ),
+})
+
+
+def load(connection: sa.Connection, ref: str, *, for_update: bool = False) -> StoredCase:
+    """The case ``ref`` with its cycles; ``for_update`` locks its row until the transaction
+    ends (PostgreSQL; SQLite's writing units of work hold the database lock already)."""
+    name = "load_case_locked" if for_update else "load_case"
+    rows = STATEMENTS.get(name, connection).all(connection, {"ref": ref})
+    if not rows:
+        raise CaseNotFound(ref)
+    row = dict(zip(_CASE_COLUMNS, rows[0], strict=True))
+    cycle_rows = STATEMENTS.get("load_cycles", connection).all(connection, {"case_id": row["id"]})
+    cycles = tuple(cycle_from_row(dict(zip(_CYCLE_COLUMNS, r, strict=True))) for r in cycle_rows)
+    return StoredCase(row["id"], snapshot_from_row(row, cycles), row["last_seq"],
+                      row["last_hash"])
+
+
+def find(
+    connection: sa.Connection,
+    *,
+    case_type: str | None = None,
+    state: str | None = None,
+    overdue_on: date | None = None,
+    limit: int | None = None,
+) -> list[StoredCase]:
+    """Cases by type and state; with ``overdue_on``, only those with a clock running past due."""
+    query = sa.select(cases).order_by(cases.c.id)
+    if case_type is not None:
+        query = query.where(cases.c.type == case_type)
+    if state is not None:
+        query = query.where(cases.c.state == state)
+    if overdue_on is not None:
+        query = query.where(
+            sa.exists().where(
+                clock_cycles.c.case_id == cases.c.id,
+                clock_cycles.c.status == CycleStatus.RUNNING.value,
+                clock_cycles.c.due_on < overdue_on,
+            )
+        )
+    if limit is not None:
+        query = query.limit(limit)
+    rows = connection.execute(query).mappings().all()
+    by_case: dict[int, list[Cycle]] = {row["id"]: [] for row in rows}
+    for chunk in _chunks(list(by_case), 500):
+        cycle_rows = connection.execute(
+            sa.select(clock_cycles)
+            .where(clock_cycles.c.case_id.in_(chunk))
+            .order_by(clock_cycles.c.id)
+        ).mappings()
+        for r in cycle_rows:
+            by_case[r["case_id"]].append(cycle_from_row(r))
+    return [
+        StoredCase(
+            row["id"],
+            snapshot_from_row(row, tuple(by_case[row["id"]])),
+            row["last_seq"],
+            row["last_hash"],
+        )
+        for row in rows
+    ]
+
+
+def event_rows(connection: sa.Connection, case_id: int) -> list[Mapping[str, Any]]:
+    query = sa.select(events).where(events.c.case_id == case_id).order_by(events.c.seq)
+    return list(connection.execute(query).mappings().all())
+
+
+def chain_heads(
+    connection: sa.Connection, ref: str | None = None
+) -> list[tuple[int, str, int, str]]:
+    """(id, ref, last_seq, last_hash) of one case or of all, for verifying their chains."""
+    query = sa.select(cases.c.id, cases.c.ref, cases.c.last_seq, cases.c.last_hash)
+    if ref is not None:
+        query = query.where(cases.c.ref == ref)
+    rows = connection.execute(query.order_by(cases.c.id)).all()
+    if ref is not None and not rows:
+        raise CaseNotFound(ref)
+    return [(r.id, r.ref, r.last_seq, r.last_hash) for r in rows]
+
+
+def existing_refs(connection: sa.Connection, refs: Iterable[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(list(refs), 500):
+        rows = connection.execute(sa.select(cases.c.ref).where(cases.c.ref.in_(chunk)))
+        found.update(r.ref for r in rows)
+    return found
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+
+def next_ref(connection: sa.Connection, prefix: str, year: int) -> str:
+    """A fresh reference ``PREFIX-YEAR-NNNN``, never one already taken (imports bring their own)."""
+    key = f"{prefix}-{year}"
+    dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
+    while True:
+        statement = (
+            dialect.insert(ref_counters)
+            .values(key=key, last=1)
+            .on_conflict_do_update(
+                index_elements=[ref_counters.c.key], set_={"last": ref_counters.c.last + 1}
+            )
+            .returning(ref_counters.c.last)
+        )
+        number = connection.execute(statement).scalar_one()
+        ref = f"{key}-{number:04d}"
+        if not existing_refs(connection, [ref]):
+            return ref
+
+
+def insert_case(
+    connection: sa.Connection, opened: Fired, *, ref: str, recorded_at: datetime
+) -> StoredCase:
+    """Store a newly opened case with its first event and clock cycles."""
+    case = opened.case
+    first = event_values(0, 1, GENESIS, opened.event, recorded_at)
+    cursor = STATEMENTS.get("insert_case", connection).execute(
+        connection,
+        {
+            "ref": ref,
+            "type": case.type,
+            "state": case.state,
+            "attrs": jsonable(case.attrs),
+            "version": case.version,
+            "opened_on": case.opened_on,
+            "admitted_on": case.admitted_on,
+            "closed_on": case.closed_on,
+            "last_on": case.last_on,
+            "clerk": opened.event.by or None,
+            "department": None,
+            "last_seq": 1,
+            "last_hash": first["hash"],
+            "created_at": recorded_at,
+            "updated_at": recorded_at,
+        },
+    )
+    case_id = int(cursor.fetchone()[0])
+    cursor.close()
+    first["case_id"] = case_id
+    STATEMENTS.get("insert_event", connection).execute(connection, first).close()
+    if case.cycles:
+        STATEMENTS.get("insert_cycle", connection).execute_many(
+            connection, [cycle_values(case_id, c) for c in case.cycles]
+        )
+    stored_case = CaseSnapshot(**{**_fields(case), "ref": ref})
+    return StoredCase(case_id, stored_case, 1, first["hash"])
+
+
+def append(
+    connection: sa.Connection, stored: StoredCase, fired: Fired, *, recorded_at: datetime
+) -> StoredCase:
+    """Store what a fired trigger did: case row, event, changed cycles. `Conflict` if the case
+    moved on since it was read."""
+    case = fired.case
+    seq = stored.last_seq + 1
+    event = event_values(stored.id, seq, stored.last_hash, fired.event, recorded_at)
+    count = STATEMENTS.get("update_case", connection).rowcount(
+        connection,
+        {
+            "b_id": stored.id,
+            "b_version": stored.case.version,
+            "state": case.state,
+            "attrs": jsonable(case.attrs),
+            "version": case.version,
+            "admitted_on": case.admitted_on,
+            "closed_on": case.closed_on,
+            "last_on": case.last_on,
+            "last_seq": seq,
+            "last_hash": event["hash"],
+            "updated_at": recorded_at,
+        },
+    )
+    if count != 1:
+        raise Conflict(
+            f"case {case.ref} changed while this change was being made; reload and try again",
+            ["--expect-version <current version>"],
+        )
+    STATEMENTS.get("insert_event", connection).execute(connection, event).close()
+    inserted, updated = changed_cycles(stored.case.cycles, case.cycles)
+    if updated:
+        STATEMENTS.get("update_cycle", connection).execute_many(
+            connection,
+            [
+                {**cycle_values(stored.id, c), "b_case_id": stored.id, "b_clock": c.clock,
+                 "b_cycle": c.cycle}
+                for c in updated
+            ],
+        )
+    if inserted:
+        STATEMENTS.get("insert_cycle", connection).execute_many(
+            connection, [cycle_values(stored.id, c) for c in inserted]
+        )
+    return StoredCase(stored.id, case, seq, event["hash"])
+
+
+def _fields(case: CaseSnapshot) -> dict[str, Any]:
+    return {name: getattr(case, name) for name in CaseSnapshot.__slots__}

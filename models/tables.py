@@ -1,0 +1,123 @@
+"""The tables: cases, their append-only events, and the cycles of their legal clocks.
+
+SQLModel classes give the schema (and Alembic its metadata); the hot paths write through
+SQLAlchemy Core statements on the same tables (`models.repository`), since an ORM object per
+row costs more than the whole transition it records.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+from models.types import UTCDateTime
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class CaseRow(SQLModel, table=True):
+    """A case (案件): its current state, attributes and the head of its event chain."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        sa.Index("ix_cases_type_admitted", "type", "admitted_on"),
+        sa.Index("ix_cases_type_closed", "type", "closed_on"),
+        sa.Index("ix_cases_type_state", "type", "state"),
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True,
+                                                              autoincrement=True))
+    ref: str = Field(sa_column=sa.Column(sa.String(40), nullable=False, unique=True))
+    type: str = Field(sa_column=sa.Column(sa.String(40), nullable=False))
+    state: str = Field(sa_column=sa.Column(sa.String(40), nullable=False))
+    attrs: dict[str, Any] = Field(default_factory=dict,
+                                  sa_column=sa.Column(JSONType, nullable=False))
+    version: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    opened_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
+    admitted_on: date | None = Field(default=None, sa_column=sa.Column(sa.Date))
+    closed_on: date | None = Field(default=None, sa_column=sa.Column(sa.Date))
+    last_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
+    clerk: str | None = Field(default=None, sa_column=sa.Column(sa.String(80)))
+    department: str | None = Field(default=None, sa_column=sa.Column(sa.String(80)))
+    last_seq: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    last_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    created_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+
+
+class EventRow(SQLModel, table=True):
+    """One event of a case's history (案件流转记录); rows are only ever appended."""
+
+    __tablename__ = "events"
+    __table_args__ = (sa.UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),)
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True,
+                                                              autoincrement=True))
+    case_id: int = Field(sa_column=sa.Column(BigId, sa.ForeignKey("cases.id"), nullable=False))
+    seq: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    trigger: str = Field(sa_column=sa.Column(sa.String(40), nullable=False))
+    from_state: str | None = Field(default=None, sa_column=sa.Column(sa.String(40)))
+    to_state: str = Field(sa_column=sa.Column(sa.String(40), nullable=False))
+    on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
+    recorded_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+    actor: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
+    by: str = Field(sa_column=sa.Column(sa.String(80), nullable=False))
+    reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    attrs: dict[str, Any] = Field(default_factory=dict,
+                                  sa_column=sa.Column(JSONType, nullable=False))
+    clocks: list[dict[str, Any]] = Field(default_factory=list,
+                                         sa_column=sa.Column(JSONType, nullable=False))
+    hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+
+
+class ClockCycleRow(SQLModel, table=True):
+    """One cycle of a legal clock on a case (期限); the sweep reads running ones by due date."""
+
+    __tablename__ = "clock_cycles"
+    __table_args__ = (
+        sa.UniqueConstraint("case_id", "clock", "cycle", name="uq_cycles_case_clock_cycle"),
+        sa.Index("ix_cycles_live_due", "due_on",
+                 sqlite_where=sa.text("status IN ('running', 'paused')"),
+                 postgresql_where=sa.text("status IN ('running', 'paused')")),
+        sa.Index("ix_cycles_case", "case_id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True,
+                                                              autoincrement=True))
+    case_id: int = Field(sa_column=sa.Column(BigId, sa.ForeignKey("cases.id"), nullable=False))
+    clock: str = Field(sa_column=sa.Column(sa.String(40), nullable=False))
+    cycle: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    status: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
+    unit: str = Field(sa_column=sa.Column(sa.String(10), nullable=False))
+    days: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    started_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
+    resumed_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
+    used: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    raw_end: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
+    due_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
+    paused_since: date | None = Field(default=None, sa_column=sa.Column(sa.Date))
+    paused_days: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    extended_days: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    extensions: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    stopped_on: date | None = Field(default=None, sa_column=sa.Column(sa.Date))
+
+
+class RefCounterRow(SQLModel, table=True):
+    """The last number handed out per reference prefix and year (RC-2024-0001)."""
+
+    __tablename__ = "ref_counters"
+
+    key: str = Field(sa_column=sa.Column(sa.String(20), primary_key=True))
+    last: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+
+
+cases = CaseRow.__table__  # type: ignore[attr-defined]
+events = EventRow.__table__  # type: ignore[attr-defined]
+clock_cycles = ClockCycleRow.__table__  # type: ignore[attr-defined]
+ref_counters = RefCounterRow.__table__  # type: ignore[attr-defined]
+metadata = SQLModel.metadata

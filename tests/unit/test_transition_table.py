@@ -1,0 +1,260 @@
+"""Every (state, trigger) pair of every case type against the tables of DESIGN.md §5.
+
+The expected tables below are copied by hand from DESIGN.md §5, not derived from the
+declarations: a declaration that drifts from the design makes these tests fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, timedelta
+
+import pytest
+
+from states.calendar import WorkCalendar
+from states.case import CaseSnapshot
+from states.casetypes import CASE_TYPES
+from states.errors import TriggerNotAllowed
+from states.machine import allowed_triggers, fire, open_case
+
+# One line per transition: "trigger  source, source > dest"; no "> dest" means internal (i).
+DESIGN_TABLES = {
+    "reconsideration": """
+        request_supplement   received > awaiting_supplement
+        receive_supplement   awaiting_supplement > received
+        extend_supplement    awaiting_supplement
+        deem_abandoned       awaiting_supplement > abandoned
+        accept               received > under_review
+        deem_accepted        received > under_review
+        reject               received > rejected
+        send_copy            under_review
+        receive_reply        under_review
+        schedule_hearing     under_review
+        convert_to_ordinary  under_review
+        extend               under_review, suspended
+        suspend              under_review > suspended
+        resume               suspended > under_review
+        mediate              under_review > mediated
+        withdraw             received, awaiting_supplement, under_review, suspended > withdrawn
+        terminate            under_review, suspended > terminated
+        dismiss              under_review > dismissed
+        decide               under_review > decided
+    """,
+    "legal_aid": """
+        request_materials      applied > awaiting_materials
+        receive_materials      awaiting_materials > applied
+        deem_withdrawn         awaiting_materials > withdrawn
+        approve                applied > approved
+        approve_provisionally  applied, awaiting_materials > approved
+        deny                   applied > denied
+        assign                 approved > assigned
+        decline_assignment     assigned > approved
+        engage                 assigned > in_service
+        replace_lawyer         in_service > approved
+        conclude               in_service > concluded
+        close                  concluded > closed
+        terminate              approved, assigned, in_service > terminated
+        withdraw               applied, awaiting_materials, approved > withdrawn
+        file_objection         denied, terminated
+        uphold                 denied, terminated
+        order_correction       denied > approved
+        order_correction       terminated > in_service
+    """,
+    "complaint": """
+        request_supplement  received > awaiting_supplement
+        receive_supplement  awaiting_supplement > received
+        accept              received > investigating
+        decline             received > not_accepted
+        transfer            received, investigating > transferred
+        extend              investigating, decided
+        decide              investigating > decided
+        reply               decided > closed
+        withdraw            received, awaiting_supplement, investigating > withdrawn
+    """,
+}
+
+DESIGN_STATES = {
+    "reconsideration": [
+        "received", "awaiting_supplement", "under_review", "suspended", "rejected", "abandoned",
+        "decided", "mediated", "withdrawn", "terminated", "dismissed",
+    ],
+    "legal_aid": [
+        "applied", "awaiting_materials", "approved", "assigned", "in_service", "concluded",
+        "denied", "withdrawn", "terminated", "closed",
+    ],
+    "complaint": [
+        "received", "awaiting_supplement", "investigating", "decided", "not_accepted",
+        "transferred", "withdrawn", "closed",
+    ],
+}
+
+# actor Y in DESIGN.md §5: only the system fires these
+SYSTEM_TRIGGERS = frozenset({"deem_abandoned", "deem_accepted", "deem_withdrawn"})
+
+
+def _parse(table: str) -> dict[str, dict[str, str | None]]:
+    """{state: {trigger: dest or None (internal)}}."""
+    moves: dict[str, dict[str, str | None]] = {}
+    for line in table.strip().splitlines():
+        trigger, _, rest = line.strip().partition(" ")
+        sources, _, dest = rest.partition(">")
+        for source in sources.split(","):
+            moves.setdefault(source.strip(), {})[trigger] = dest.strip() or None
+    return moves
+
+
+EXPECTED = {name: _parse(table) for name, table in DESIGN_TABLES.items()}
+TRIGGERS = {
+    name: sorted({t for by in moves.values() for t in by}) for name, moves in EXPECTED.items()
+}
+
+CAL = WorkCalendar()
+START = date(2025, 3, 3)  # a Monday, far from any holiday
+
+# How to bring a case into each state: (trigger, attrs) steps after opening, one day apart.
+Step = tuple[str, Mapping[str, object]]
+REACH: dict[str, dict[str, list[Step]]] = {
+    "reconsideration": {
+        "received": [],
+        "awaiting_supplement": [("request_supplement", {})],
+        "under_review": [("accept", {"procedure": "ordinary"})],
+        "suspended": [("accept", {}), ("suspend", {"ground": 3})],
+        "rejected": [("reject", {})],
+        "abandoned": [("request_supplement", {}), ("deem_abandoned", {})],
+        "decided": [("accept", {}), ("decide", {"decision": "maintain"})],
+        "mediated": [("accept", {}), ("mediate", {})],
+        "withdrawn": [("withdraw", {})],
+        "terminated": [("accept", {}), ("terminate", {"ground": 1})],
+        "dismissed": [("accept", {}), ("dismiss", {})],
+    },
+    "legal_aid": {
+        "applied": [],
+        "awaiting_materials": [("request_materials", {})],
+        "approved": [("approve", {})],
+        "assigned": [("approve", {}), ("assign", {"lawyer": "L1"})],
+        "in_service": [("approve", {}), ("assign", {"lawyer": "L1"}), ("engage", {})],
+        "concluded": [("approve", {}), ("assign", {"lawyer": "L1"}), ("engage", {}),
+                      ("conclude", {"outcome": "won"})],
+        "denied": [("deny", {})],
+        "withdrawn": [("withdraw", {})],
+        "terminated": [("approve", {}), ("terminate", {"ground": 2})],
+        "closed": [("approve", {}), ("assign", {"lawyer": "L1"}), ("engage", {}),
+                   ("conclude", {"outcome": "won"}), ("close", {})],
+    },
+    "complaint": {
+        "received": [],
+        "awaiting_supplement": [("request_supplement", {})],
+        "investigating": [("accept", {})],
+        "decided": [("accept", {}), ("decide", {"outcome": "no_violation"})],
+        "not_accepted": [("decline", {})],
+        "transferred": [("transfer", {"to": "市律师协会"})],
+        "withdrawn": [("withdraw", {})],
+        "closed": [("accept", {}), ("decide", {"outcome": "mediated"}), ("reply", {})],
+    },
+}
+
+# Where the plain walk would make an allowed internal trigger illegal by its rules.
+SPECIAL_REACH: dict[tuple[str, str, str], list[Step]] = {
+    # art. 55: only a simplified case converts
+    ("reconsideration", "under_review", "convert_to_ordinary"): [
+        ("accept", {"procedure": "simplified"})
+    ],
+}
+
+
+def valid_attrs(type_name: str, trigger: str, on: date) -> dict[str, object]:
+    """Attributes that satisfy each trigger's rules."""
+    if trigger in ("extend", "extend_supplement"):
+        return {"days": 5}
+    if trigger in ("suspend", "terminate"):
+        return {"ground": 1}
+    if trigger == "decide":
+        return {"decision": "maintain"} if type_name == "reconsideration" else {
+            "outcome": "penalty_proposal"
+        }
+    if trigger == "conclude":
+        return {"outcome": "settled"}
+    if trigger == "assign":
+        return {"lawyer": "L1"}
+    if trigger == "transfer":
+        return {"to": "市司法局"}
+    if trigger == "schedule_hearing":
+        return {"hearing_on": (on + timedelta(days=30)).isoformat()}
+    if trigger == "accept" and type_name == "reconsideration":
+        return {"procedure": "ordinary"}
+    return {}
+
+
+def _fire(type_name: str, case: CaseSnapshot, trigger: str, on: date,
+          attrs: Mapping[str, object]) -> CaseSnapshot:
+    return fire(
+        CASE_TYPES[type_name], case, trigger, on, attrs=attrs, reason="理由", by="tester",
+        by_system=trigger in SYSTEM_TRIGGERS, calendar=CAL,
+    ).case
+
+
+def case_in(type_name: str, state: str, trigger: str = "") -> tuple[CaseSnapshot, date]:
+    """A case of the type in ``state`` and the next free legal date."""
+    case = open_case(CASE_TYPES[type_name], START, calendar=CAL).case
+    day = START
+    for step, attrs in SPECIAL_REACH.get((type_name, state, trigger), REACH[type_name][state]):
+        day += timedelta(days=1)
+        case = _fire(type_name, case, step, day, attrs)
+    assert case.state == state
+    return case, day + timedelta(days=1)
+
+
+def _pairs() -> list[object]:
+    return [
+        pytest.param(name, state, trigger, id=f"{name}-{state}-{trigger}")
+        for name in DESIGN_TABLES
+        for state in DESIGN_STATES[name]
+        for trigger in TRIGGERS[name]
+    ]
+
+
+@pytest.mark.parametrize(("type_name", "state", "trigger"), _pairs())
+def test_every_state_and_trigger(type_name: str, state: str, trigger: str) -> None:
+    case, on = case_in(type_name, state, trigger)
+    allowed_here = EXPECTED[type_name].get(state, {})
+    if trigger in allowed_here:
+        after = _fire(type_name, case, trigger, on, valid_attrs(type_name, trigger, on))
+        dest = allowed_here[trigger]
+        assert after.state == (state if dest is None else dest)
+        assert after.version == case.version + 1
+        assert after.last_on == on
+    else:
+        by_system = trigger in SYSTEM_TRIGGERS
+        with pytest.raises(TriggerNotAllowed) as err:
+            fire(CASE_TYPES[type_name], case, trigger, on,
+                 attrs=valid_attrs(type_name, trigger, on), reason="理由",
+                 by_system=by_system, calendar=CAL)
+        expected = sorted(t for t in allowed_here if by_system or t not in SYSTEM_TRIGGERS)
+        assert err.value.allowed == expected
+        assert trigger in err.value.message and state in err.value.message
+
+
+def _states() -> list[object]:
+    return [
+        pytest.param(name, state, id=f"{name}-{state}")
+        for name in DESIGN_TABLES
+        for state in DESIGN_STATES[name]
+    ]
+
+
+@pytest.mark.parametrize(("type_name", "state"), _states())
+def test_allowed_triggers_per_state(type_name: str, state: str) -> None:
+    allowed_here = EXPECTED[type_name].get(state, {})
+    case_type = CASE_TYPES[type_name]
+    assert allowed_triggers(case_type, state, by_system=True) == sorted(allowed_here)
+    # a person is never offered the system's lapse triggers
+    assert allowed_triggers(case_type, state) == sorted(
+        t for t in allowed_here if t not in SYSTEM_TRIGGERS
+    )
+
+
+def test_the_table_covers_every_declared_trigger_and_state() -> None:
+    """Guards the parametrisation itself: nothing declared escapes the pairs above."""
+    for name, case_type in CASE_TYPES.items():
+        assert sorted(case_type.triggers) == TRIGGERS[name]
+        assert [s.name for s in case_type.states] == DESIGN_STATES[name]
