@@ -168,9 +168,6 @@ def verify(bureau: Bureau, ref: str | None = None) -> list[ChainCheck]:
 def _check_chain(
     ref: str, rows: list[Mapping[str, object]], last_seq: int, head: str
 ) -> ChainCheck:
-    if len(rows) < last_seq:
-        missing = len(rows) + 1
-        return ChainCheck(ref, len(rows), missing, f"events from {missing} are missing")
     previous = GENESIS
     for expected_seq, row in enumerate(rows, start=1):
         seq = int(str(row["seq"]))
@@ -179,6 +176,10 @@ def _check_chain(
         if link(previous, repository.event_hash_fields(row)) != row["hash"]:
             return ChainCheck(ref, len(rows), seq, f"event {seq} does not match its hash")
         previous = str(row["hash"])
+    # checked after the walk, so that a gap in the middle is named where it is, not at the end
+    if len(rows) < last_seq:
+        missing = len(rows) + 1
+        return ChainCheck(ref, len(rows), missing, f"events from {missing} are missing")
     if previous != head:
         return ChainCheck(ref, len(rows), len(rows), "the case's chain head does not match")
     return ChainCheck(ref, len(rows), None)

@@ -27,9 +27,16 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not part of an event")
+
+
 def canonical(event: Mapping[str, Any]) -> bytes:
+    """Sorted keys, no spaces, UTF-8, dates as ISO text: the same bytes on every backend."""
     return json.dumps(
-        jsonable(event), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        event, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_iso
     ).encode()
 
 

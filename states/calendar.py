@@ -161,7 +161,10 @@ def statutory_holidays(year: int) -> frozenset[date]:
     """
     import holidays
 
-    return frozenset(holidays.country_holidays("CN", years=year, observed=False))
+    found = holidays.country_holidays("CN", years=year, observed=False)
+    # Where the package knows a notice it also lists its bridge days ("Day off (substituted
+    # from …)"); those come from the notice, not from the law, so they are not taken here.
+    return frozenset(day for day, name in found.items() if not name.startswith("Day off"))
 
 
 class WorkCalendar:

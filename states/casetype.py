@@ -193,6 +193,30 @@ class CaseType:
     def closed_states(self) -> frozenset[str]:
         return frozenset(s.name for s in self.states if s.terminal)
 
+    @cached_property
+    def clocks_started_by(self) -> Mapping[str, tuple[ClockSpec, ...]]:
+        """trigger -> the clocks one of whose start conditions names it."""
+        by: dict[str, list[ClockSpec]] = {}
+        for clock in self.clocks:
+            for trigger in dict.fromkeys(w.trigger for w in clock.starts):
+                by.setdefault(trigger, []).append(clock)
+        return MappingProxyType({k: tuple(v) for k, v in by.items()})
+
+    @cached_property
+    def clocks_stopped_by(self) -> Mapping[str, frozenset[str]]:
+        """trigger -> names of the clocks it stops or whose lapse it is."""
+        by: dict[str, set[str]] = {}
+        for clock in self.clocks:
+            for w in clock.stops:
+                by.setdefault(w.trigger, set()).add(clock.name)
+            by.setdefault(clock.lapse, set()).add(clock.name)
+        return MappingProxyType({k: frozenset(v) for k, v in by.items()})
+
+    @cached_property
+    def length_attrs(self) -> frozenset[str]:
+        """Attributes some clock's length depends on (e.g. procedure)."""
+        return frozenset(a for clock in self.clocks for a in clock.lengths)
+
     def initial_state(self, attrs: Mapping[str, object]) -> str:
         if self.initial_by is not None:
             attr, by_value = self.initial_by

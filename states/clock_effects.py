@@ -3,8 +3,8 @@
 One pure function, driven only by the clock declarations of the case type, applied in the
 order the law reads:
 
-1. a system trigger that is a clock's lapse effect marks that clock's cycle missed (refused
-   before the cycle's due date: the period has not run out);
+1. a system trigger that is a clock's lapse effect marks that clock's cycle missed; it takes
+   effect on the cycle's due date and on no other;
 2. clocks the trigger answers stop: met if in time, missed if late;
 3. entering a closed state stops the clocks that end with the case (met or missed) and closes
    every other live cycle: missed if already past due, else cancelled;
@@ -45,69 +45,72 @@ def apply_clock_effects(
     changes: list[ClockChange] = []
     latest = {c.clock: i for i, c in enumerate(result)}
     closing = dest != source and dest in case_type.closed_states
+    answered = case_type.clocks_stopped_by.get(trigger, frozenset())
 
     def update(index: int, new: Cycle, change: str) -> None:
         if new != result[index]:
             result[index] = new
             changes.append(ClockChange(new.clock, new.cycle, change, new.due_on, new.status))
 
-    for clock in case_type.clocks:
-        index = latest.get(clock.name)
-        if index is None or not result[index].live:
-            continue
+    for name, index in latest.items():
         cycle = result[index]
-        if clock.lapse == trigger:
-            # 视为受理 and the like take effect on the period's last day at the earliest; before
-            # it the period has not run out and the law's effect does not apply
-            if day < cycle.due_on:
+        if not cycle.live:
+            continue
+        clock = case_type.clock_map[name]
+        if name in answered and clock.lapse == trigger:
+            # 视为受理 and the like take effect on the period's last day, whenever the sweep
+            # that applies them runs: any other date would move the clocks they start
+            if day != cycle.due_on:
                 raise ClockRuleViolation(
-                    f"{trigger!r} applies when {clock.name!r} lapses; it runs until "
-                    f"{cycle.due_on.isoformat()}",
-                    [f"on>={cycle.due_on.isoformat()}"],
+                    f"{trigger!r} applies when {name!r} lapses and takes effect on its last "
+                    f"day, {cycle.due_on.isoformat()}",
+                    [f"on={cycle.due_on.isoformat()}"],
                 )
             update(index, clocks.lapse(cycle), "missed")
-        elif any(w.matches(trigger, source, attrs_after) for w in clock.stops) or (
-            closing and clock.stops_on_terminal
-        ):
+        elif (
+            name in answered and any(w.matches(trigger, source, attrs_after) for w in clock.stops)
+        ) or (closing and clock.stops_on_terminal):
             stopped = clocks.stop(cycle, day)
             update(index, stopped, stopped.status.value)
         elif closing:
             closed = clocks.close(cycle, day)
             update(index, closed, closed.status.value)
-        elif dest in clock.pauses_in and source not in clock.pauses_in:
-            update(index, clocks.pause(cycle, day, calendar), "paused")
-        elif source in clock.pauses_in and dest not in clock.pauses_in:
-            update(index, clocks.resume(cycle, day, calendar), "resumed")
+        elif clock.pauses_in and source != dest:
+            if dest in clock.pauses_in and source not in clock.pauses_in:
+                update(index, clocks.pause(cycle, day, calendar), "paused")
+            elif source in clock.pauses_in and dest not in clock.pauses_in:
+                update(index, clocks.resume(cycle, day, calendar), "resumed")
 
     if spec is not None and spec.extends is not None:
         clock = case_type.clock_map[spec.extends]
-        index = latest.get(clock.name)
-        if index is None or not result[index].live:
+        index_ = latest.get(clock.name)
+        if index_ is None or not result[index_].live:
             raise ClockRuleViolation(f"clock {clock.name!r} is not running")
         days = event_attrs["days"]
         assert isinstance(days, int)  # declared as an int attribute of every extension trigger
-        update(index, clocks.extend(result[index], clock, days, day, attrs_after, calendar),
+        update(index_, clocks.extend(result[index_], clock, days, day, attrs_after, calendar),
                "extended")
 
-    changed = {k for k in attrs_after if attrs_after.get(k) != attrs_before.get(k)}
-    if changed:
+    if case_type.length_attrs and any(
+        attrs_after.get(k) != attrs_before.get(k) for k in case_type.length_attrs
+    ):
         for clock in case_type.clocks:
-            index = latest.get(clock.name)
-            if index is not None and changed & clock.lengths.keys():
-                update(index, clocks.relength(result[index], clock.length(attrs_after), calendar),
-                       "relengthed")
+            index_ = latest.get(clock.name)
+            if index_ is not None and clock.lengths:
+                update(index_, clocks.relength(result[index_], clock.length(attrs_after),
+                                               calendar), "relengthed")
 
-    for clock in case_type.clocks:
+    for clock in case_type.clocks_started_by.get(trigger, ()):
         if any(w.matches(trigger, source, attrs_after) for w in clock.starts):
-            index = latest.get(clock.name)
+            index_ = latest.get(clock.name)
             number = 1
-            if index is not None:
-                number = result[index].cycle + 1
-                if result[index].live:
-                    update(index, clocks.close(result[index], day), "cancelled")
-            result.append(clocks.start(clock, number, day, attrs_after, calendar))
+            if index_ is not None:
+                number = result[index_].cycle + 1
+                if result[index_].live:
+                    update(index_, clocks.close(result[index_], day), "cancelled")
+            new = clocks.start(clock, number, day, attrs_after, calendar)
+            result.append(new)
             latest[clock.name] = len(result) - 1
-            new = result[-1]
             changes.append(ClockChange(new.clock, new.cycle, "started", new.due_on, new.status))
 
     return tuple(result), tuple(changes)

@@ -19,10 +19,11 @@ How a cycle counts (DESIGN.md §4):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 from types import MappingProxyType
+from typing import NamedTuple
 
 from states.calendar import Unit, WorkCalendar
 from states.errors import ClockRuleViolation
@@ -129,9 +130,8 @@ class ClockSpec:
         return 7, Unit.CALENDAR
 
 
-@dataclass(frozen=True, slots=True)
-class Cycle:
-    """One run of a clock on one case."""
+class Cycle(NamedTuple):
+    """One run of a clock on one case (a named tuple: cheap to copy with `_replace`)."""
 
     clock: str
     cycle: int
@@ -175,9 +175,9 @@ def _project(cycle: Cycle, calendar: WorkCalendar) -> Cycle:
         # backwards from a rest day is off by one against counting forwards from it.
         count = calendar.working_days_between(cycle.started_on, anchor) + remaining
         raw = calendar.add_working_days(cycle.started_on, count)
-        return replace(cycle, raw_end=raw, due_on=raw)
+        return cycle._replace(raw_end=raw, due_on=raw)
     raw = anchor + timedelta(days=remaining)
-    return replace(cycle, raw_end=raw, due_on=calendar.roll_forward(raw))
+    return cycle._replace(raw_end=raw, due_on=calendar.roll_forward(raw))
 
 
 def start(
@@ -200,12 +200,16 @@ def start(
 
 
 def pause(cycle: Cycle, day: date, calendar: WorkCalendar) -> Cycle:
-    """中止: stop counting after ``day``; the units used so far are kept."""
-    if cycle.status is not CycleStatus.RUNNING:
+    """中止: stop counting after ``day``; the units used so far are kept.
+
+    A limit that had already lapsed stays lapsed: suspending the case afterwards does not give
+    the bureau its time back, so such a cycle keeps running (overdue) and is judged by its
+    original due date."""
+    if cycle.status is not CycleStatus.RUNNING or cycle.past_due(day):
         return cycle
     used = cycle.used + calendar.days_between(cycle.resumed_on, day, cycle.unit)
     return _project(
-        replace(cycle, status=CycleStatus.PAUSED, used=used, paused_since=day), calendar
+        cycle._replace(status=CycleStatus.PAUSED, used=used, paused_since=day), calendar
     )
 
 
@@ -214,8 +218,7 @@ def resume(cycle: Cycle, day: date, calendar: WorkCalendar) -> Cycle:
     if cycle.status is not CycleStatus.PAUSED or cycle.paused_since is None:
         return cycle
     paused = max(0, (day - cycle.paused_since).days)
-    resumed = replace(
-        cycle,
+    resumed = cycle._replace(
         status=CycleStatus.RUNNING,
         resumed_on=day,
         paused_since=None,
@@ -267,8 +270,8 @@ def extend(
             f"clock {spec.name!r} lapsed on {cycle.due_on.isoformat()}; "
             "an extension must be decided before then"
         )
-    longer = replace(
-        cycle, extended_days=cycle.extended_days + days, extensions=cycle.extensions + 1
+    longer = cycle._replace(
+        extended_days=cycle.extended_days + days, extensions=cycle.extensions + 1
     )
     return _project(longer, calendar)
 
@@ -277,24 +280,24 @@ def relength(cycle: Cycle, days: int, calendar: WorkCalendar) -> Cycle:
     """Switch a running cycle to another length, still counted from its start (e.g. art. 55)."""
     if not cycle.live or cycle.days == days:
         return cycle
-    return _project(replace(cycle, days=days), calendar)
+    return _project(cycle._replace(days=days), calendar)
 
 
 def stop(cycle: Cycle, day: date) -> Cycle:
     """The act the clock waited for happened on ``day``: met if in time, else missed."""
     status = CycleStatus.MISSED if cycle.past_due(day) else CycleStatus.MET
-    return replace(cycle, status=status, stopped_on=day)
+    return cycle._replace(status=status, stopped_on=day)
 
 
 def lapse(cycle: Cycle) -> Cycle:
     """The limit ran out and the law's effect applies (视为受理 and the like): missed."""
-    return replace(cycle, status=CycleStatus.MISSED, stopped_on=cycle.due_on)
+    return cycle._replace(status=CycleStatus.MISSED, stopped_on=cycle.due_on)
 
 
 def close(cycle: Cycle, day: date) -> Cycle:
     """The case ended by another path: a lapsed clock was missed, any other is cancelled."""
     status = CycleStatus.MISSED if cycle.past_due(day) else CycleStatus.CANCELLED
-    return replace(cycle, status=status, stopped_on=day)
+    return cycle._replace(status=status, stopped_on=day)
 
 
 def reproject(cycle: Cycle, calendar: WorkCalendar) -> Cycle:

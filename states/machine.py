@@ -180,6 +180,8 @@ def fire(
     `TriggerNotAllowed` (naming the allowed ones), `ActorNotAllowed`, `InvalidAttribute`,
     `InvalidLegalDate`, `ClockRuleViolation`. The input case is never changed.
     """
+    if case.type != case_type.name:
+        raise ValueError(f"a {case.type} case fired through the {case_type.name} declaration")
     if trigger not in case_type.triggers:
         raise UnknownTrigger(case_type.name, trigger, case_type.triggers)
     spec = case_type.transition_from(trigger, case.state)

@@ -99,7 +99,8 @@ legal_aid = CaseType(
         ClockSpec("materials", "补充材料", 15, Unit.CALENDAR,
                   f"{LAW} 第四十三条第二款（期限为本局规定）", Owner.APPLICANT,
                   starts=(on("request_materials"),),
-                  stops=(on("receive_materials"), on("withdraw")),
+                  # provisional aid (art. 44) ends the wait for materials as well
+                  stops=(on("receive_materials"), on("withdraw"), on("approve_provisionally")),
                   lapse="deem_withdrawn"),
         ClockSpec("assignment", "指派", 3, Unit.CALENDAR,
                   f"{LAW} 第三十六条、第四十三条；{RULES} 第二十四条", Owner.BUREAU,
@@ -108,7 +109,9 @@ legal_aid = CaseType(
                           on("replace_lawyer"), on("order_correction", source=("denied",))),
                   stops=(on("assign"),)),
         ClockSpec("engagement", "签订委托协议", 5, Unit.CALENDAR, f"{RULES} 第二十七条",
-                  Owner.LAWYER, starts=(on("assign"),), stops=(on("engage"),)),
+                  Owner.LAWYER, starts=(on("assign"),),
+                  # a declined assignment answers the lawyer's clock too: no agreement will come
+                  stops=(on("engage"), on("decline_assignment"))),
         ClockSpec("closing_report", "提交结案材料", 30, Unit.CALENDAR,
                   f"{LAW} 第五十条（期限为本局规定）", Owner.LAWYER,
                   starts=(on("conclude"),), stops=(on("close"),)),
@@ -116,6 +119,7 @@ legal_aid = CaseType(
                   Owner.BUREAU, starts=(on("file_objection"),),
                   stops=(on("uphold"), on("order_correction"))),
     ),
+    # aid granted after an upheld objection (art. 49) admits the case as well
     admitted_by=(on("approve"), on("approve_provisionally"),
-                 on("open", channel="notification")),
+                 on("open", channel="notification"), on("order_correction", source=("denied",))),
 )

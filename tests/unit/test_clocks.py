@@ -9,7 +9,6 @@ The start day is never counted (民事诉讼法 art. 85; 行政复议法 art. 88
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -146,15 +145,15 @@ def test_working_pause_over_rest_days_only_changes_nothing() -> None:
 
 
 def test_working_pause_on_a_holiday_after_the_due_date_keeps_the_due_date() -> None:
-    # 1 working day from Fri 09-27 -> Sun 09-29 (worked). Paused on Sat 10-05 (holiday): 2 used
-    # (09-29, 09-30), i.e. 1 past the length; the projected due date stays 09-29 (not 09-30),
-    # and the cycle stopped later is missed.
+    # 1 working day from Fri 09-27 -> Sun 09-29 (worked). A pause on Sat 10-05 (holiday) comes
+    # after the due date: the lapsed limit is not paused, its due date stays 09-29, and the
+    # cycle stopped later is missed.
     cycle = begin(1, Unit.WORKING, D(2024, 9, 27))
     assert cycle.due_on == D(2024, 9, 29)
     paused = clocks.pause(cycle, D(2024, 10, 5), CAL)
-    assert paused.used == 2
+    assert paused.status is CycleStatus.RUNNING
     assert (paused.raw_end, paused.due_on) == (D(2024, 9, 29), D(2024, 9, 29))
-    assert clocks.resume(paused, D(2024, 10, 5), CAL).due_on == D(2024, 9, 29)
+    assert clocks.resume(paused, D(2024, 10, 8), CAL).due_on == D(2024, 9, 29)
     assert clocks.stop(paused, D(2024, 10, 9)).status is CycleStatus.MISSED
 
 
@@ -445,4 +444,19 @@ def test_reproject_with_other_calendar_data_moves_live_cycles_only() -> None:
 def test_reproject_keeps_the_other_fields() -> None:
     plain = WorkCalendar(official={2024: YearData(2024, frozenset(), frozenset())})
     cycle = begin(5, Unit.CALENDAR, D(2024, 9, 27))
-    assert clocks.reproject(cycle, plain) == replace(cycle, due_on=D(2024, 10, 2))
+    assert clocks.reproject(cycle, plain) == cycle._replace(due_on=D(2024, 10, 2))
+
+
+def test_suspending_a_lapsed_limit_does_not_revive_it() -> None:
+    # 5 calendar days from Fri 2024-09-27: raw end 10-02 (National Day) rolls to Tue 10-08.
+    # Paused on 10-09, after the due date, the limit has lapsed already: it keeps running
+    # (overdue) with its original due date, and resuming later changes nothing.
+    cal = default_calendar()
+    spec = ClockSpec("c", "c", 5, Unit.CALENDAR, "test", Owner.BUREAU, starts=())
+    cycle = clocks.start(spec, 1, date(2024, 9, 27), {}, cal)
+    paused = clocks.pause(cycle, date(2024, 10, 9), cal)
+    assert paused.status is CycleStatus.RUNNING
+    assert paused.due_on == date(2024, 10, 8)
+    resumed = clocks.resume(paused, date(2024, 10, 30), cal)
+    assert resumed.due_on == date(2024, 10, 8)
+    assert resumed.status_on(date(2024, 10, 30)) is CycleStatus.OVERDUE

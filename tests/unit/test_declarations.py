@@ -77,11 +77,14 @@ CLOCKS = {
     "legal_aid": {
         "review": (7, K, {"open"}, {"approve", "approve_provisionally", "deny", "withdraw"},
                    {"awaiting_materials"}, ESCALATE),
-        "materials": (15, K, {"request_materials"}, {"receive_materials", "withdraw"}, set(),
+        # beyond the design's table: provisional aid (art. 44) ends the wait for materials
+        "materials": (15, K, {"request_materials"},
+                      {"receive_materials", "withdraw", "approve_provisionally"}, set(),
                       "deem_withdrawn"),
         "assignment": (3, K, {"approve", "approve_provisionally", "open", "decline_assignment",
                               "replace_lawyer", "order_correction"}, {"assign"}, set(), ESCALATE),
-        "engagement": (5, K, {"assign"}, {"engage"}, set(), ESCALATE),
+        # beyond the design's table: a declined assignment answers the lawyer's clock
+        "engagement": (5, K, {"assign"}, {"engage", "decline_assignment"}, set(), ESCALATE),
         "closing_report": (30, K, {"conclude"}, {"close"}, set(), ESCALATE),
         "objection_review": (5, K, {"file_objection"}, {"uphold", "order_correction"}, set(),
                              ESCALATE),

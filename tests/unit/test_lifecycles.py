@@ -202,6 +202,10 @@ def test_reconsideration_deemed_acceptance() -> None:
         go(RC, case, "deem_accepted", "2024-10-10")
     assert "deem_accepted" not in err.value.allowed and "accept" in err.value.allowed
 
+    # not before the review period has run out
+    with pytest.raises(ClockRuleViolation) as early:
+        fire(RC, case, "deem_accepted", d("2024-10-09"), by_system=True, calendar=CAL)
+    assert early.value.allowed == ["on=2024-10-10"]
     # the sweep applies 视为受理 with effect on the last day of review, 10-10 (art. 30)
     fired = fire(RC, case, "deem_accepted", d("2024-10-10"), by_system=True, calendar=CAL)
     case = fired.case
@@ -405,6 +409,8 @@ def test_legal_aid_deemed_withdrawn_when_materials_lapse() -> None:
     assert cycle(case, "materials").due_on == d("2025-03-20")
     with pytest.raises(ActorNotAllowed):
         go(LA, case, "deem_withdrawn", "2025-03-20")
+    with pytest.raises(ClockRuleViolation, match="2025-03-20"):
+        fire(LA, case, "deem_withdrawn", d("2025-03-19"), by_system=True, calendar=CAL)
     case = fire(LA, case, "deem_withdrawn", d("2025-03-20"), by_system=True, calendar=CAL).case
     assert case.state == "withdrawn" and case.closed_on == d("2025-03-20")
     assert cycle(case, "materials").status is MISSED

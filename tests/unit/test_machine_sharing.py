@@ -64,6 +64,7 @@ WALKS: list[tuple[str, dict[str, object], Walk]] = [
 ]
 
 Outcome = tuple[str, object]
+LAPSING = {c.name for t in CASE_TYPES.values() for c in t.clocks if c.lapse != "escalate"}
 
 
 def run_walk(index: int, round_: int) -> Iterator[Outcome]:
@@ -75,6 +76,8 @@ def run_walk(index: int, round_: int) -> Iterator[Outcome]:
     yield ("open", case)
     for trigger, attrs, by_system in walk:
         day += timedelta(days=2)
+        if by_system:  # a lapse applies on the last day of its period
+            day = max([day] + [c.due_on for c in case.cycles if c.live and c.clock in LAPSING])
         try:
             case = fire(case_type, case, trigger, day, attrs=attrs, reason="r",
                         by_system=by_system, calendar=CAL).case

@@ -193,15 +193,25 @@ def _fire(type_name: str, case: CaseSnapshot, trigger: str, on: date,
     ).case
 
 
+def when_due(type_name: str, case: CaseSnapshot, trigger: str, day: date) -> date:
+    """``day``, or for a system lapse trigger the due date of the clock it answers: the law's
+    effect applies once the period has run out, never before."""
+    for clock in CASE_TYPES[type_name].clocks:
+        live = case.live_cycle(clock.name)
+        if clock.lapse == trigger and live is not None:
+            return max(day, live.due_on)
+    return day
+
+
 def case_in(type_name: str, state: str, trigger: str = "") -> tuple[CaseSnapshot, date]:
-    """A case of the type in ``state`` and the next free legal date."""
+    """A case of the type in ``state`` and the next free legal date for ``trigger``."""
     case = open_case(CASE_TYPES[type_name], START, calendar=CAL).case
     day = START
     for step, attrs in SPECIAL_REACH.get((type_name, state, trigger), REACH[type_name][state]):
-        day += timedelta(days=1)
+        day = when_due(type_name, case, step, day + timedelta(days=1))
         case = _fire(type_name, case, step, day, attrs)
     assert case.state == state
-    return case, day + timedelta(days=1)
+    return case, when_due(type_name, case, trigger, day + timedelta(days=1))
 
 
 def _pairs() -> list[object]:

@@ -1,0 +1,114 @@
+"""Persisted transitions per second: each one a full service call (one unit of work, one
+transaction: load, fire, write case + event + cycles, commit).
+
+    python bench/persist_transitions.py                      # SQLite, one process
+    python bench/persist_transitions.py --pg --writers 4     # PostgreSQL, 4 writer processes
+
+Goals (issue 3): >= 5,000/s on SQLite in one process with p99 < 5 ms; >= 2,000/s on
+PostgreSQL with 4 concurrent writers. Prints its figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from flows import services
+from flows.context import Bureau
+from models.engine import create_engine
+from models.schema import upgrade
+from states.calendar import default_calendar
+from states.casetypes import CASE_TYPES
+
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# A reconsideration's life after opening: 8 persisted transitions, clocks in every one.
+WALK: list[tuple[str, date, dict[str, str]]] = [
+    ("accept", date(2024, 10, 8), {}),
+    ("send_copy", date(2024, 10, 9), {}),
+    ("receive_reply", date(2024, 10, 15), {}),
+    ("suspend", date(2024, 10, 20), {"ground": "1"}),
+    ("resume", date(2024, 11, 5), {}),
+    ("extend", date(2024, 11, 6), {"days": "20"}),
+    ("schedule_hearing", date(2024, 11, 7), {"hearing_on": "2024-11-20"}),
+    ("decide", date(2024, 12, 2), {"decision": "maintain"}),
+]
+
+
+def _run(url: str, cases: int, worker: int) -> list[float]:
+    engine = create_engine(url)
+    bureau = Bureau(engine, CASE_TYPES, default_calendar())
+    refs = [
+        services.open_case(bureau, "reconsideration", on=date(2024, 9, 27),
+                           ref=f"B{worker}-{i}", by="bench", now=NOW).case.ref
+        for i in range(cases)
+    ]
+    latencies: list[float] = []
+    for trigger, on, attrs in WALK:
+        for ref in refs:
+            start = time.perf_counter()
+            services.advance(bureau, ref, trigger, on=on, attrs=attrs, by="bench", now=NOW)
+            latencies.append(time.perf_counter() - start)
+    engine.dispose()
+    return latencies
+
+
+def _worker(args: tuple[str, int, int]) -> list[float]:
+    return _run(*args)
+
+
+def report(label: str, latencies: list[float], wall: float) -> None:
+    ordered = sorted(latencies)
+    p50 = statistics.median(ordered) * 1000
+    p99 = ordered[int(len(ordered) * 0.99) - 1] * 1000
+    print(f"{label}: {len(ordered):,} transitions in {wall:.2f} s = "
+          f"{len(ordered) / wall:,.0f}/s; latency p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cases", type=int, default=1000, help="cases per writer")
+    parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of SQLite")
+    parser.add_argument("--writers", type=int, default=1)
+    args = parser.parse_args()
+
+    schema = None
+    if args.pg:
+        schema = f"cf_bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(PG_URL)
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        url = f"{PG_URL}?options={quote(f'-csearch_path={schema}')}"
+    else:
+        url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
+    upgrade(create_engine(url))
+    try:
+        start = time.perf_counter()
+        if args.writers == 1:
+            latencies = _run(url, args.cases, 0)
+        else:
+            with mp.get_context("spawn").Pool(args.writers) as pool:
+                parts = pool.map(_worker, [(url, args.cases, w) for w in range(args.writers)])
+            latencies = [x for part in parts for x in part]
+        # Opening the cases is inside the wall time too; count only the advances.
+        wall = time.perf_counter() - start
+        backend = "PostgreSQL" if args.pg else "SQLite"
+        report(f"{backend}, {args.writers} writer(s), wall incl. opening",
+               latencies, wall)
+        report(f"{backend}, {args.writers} writer(s), advances only (sum of latencies/writers)",
+               latencies, sum(latencies) / args.writers)
+    finally:
+        if schema is not None:
+            with admin.begin() as connection:
+                connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+if __name__ == "__main__":
+    main()
