@@ -34,7 +34,10 @@ Rules: every date is a legal date no later than today (as of ``now``) and no ear
 case's previous event; a reference must be new to the database and to the file (a reference
 named again is refused on every later line, whether or not the first record replays).
 Generated references skip every reference the file names, and a stored reference of the form
-``PREFIX-YEAR-NNNN`` moves that counter on (`models.bulk`).
+``PREFIX-YEAR-NNNN`` moves that counter on (`models.bulk`). Records without a reference are
+written last, once every reference the file names is known. Each chunk (`CHUNK` cases) is one
+transaction: an import stopped half-way keeps the chunks already written, and running it again
+reports those cases as already existing.
 
 Errors
 ------
@@ -45,16 +48,24 @@ Errors
 
 Every error of a record (`InvalidRecord`, any domain error, `Conflict` for a taken reference)
 goes into the report as ``{"line", "ref", "error": {"code", "message", "allowed"}}``.
+
+Speed: reading, replaying and making the rows (hash chain included) is pure work; on a long
+import it runs in forked worker processes, batch by batch, while this process checks references
+and writes chunks (`models.bulk`) in order. Results do not depend on the number of workers.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
+import os
 import re
-from collections import defaultdict
+import sys
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from io import BufferedReader
 from pathlib import Path
@@ -63,19 +74,25 @@ from typing import BinaryIO
 from flows.context import Bureau
 from flows.services import _check_ref, _not_in_future
 from models import bulk, repository
-from models.bulk import Replayed
+from models.bulk import Replayed, RowMaker, Rows
 from models.errors import Conflict
+from states.calendar import legal_date
 from states.casetype import Actor
 from states.errors import CaseflowError, InvalidInput
 from states.machine import fire, open_case
 
 CHUNK = 2_000  # records per transaction
+BATCH = 250  # records per task of a worker process
+IN_FLIGHT = 8  # tasks queued per worker, so workers keep busy while a chunk is written
+PARALLEL_FROM = 5_000  # records from which `import_file` replays in worker processes
+MAX_WORKERS = 8
 PROGRESS_EVERY = 250  # records between progress reports
 MAX_BY_LENGTH = 80  # events.by is VARCHAR(80)
 SYSTEM_BY = "system"
 RECORD_FIELDS = ("type", "ref", "on", "attrs", "by", "events")
 EVENT_FIELDS = ("trigger", "on", "attrs", "reason", "by")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_RISKY_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")  # NUL or a surrogate half
 
 Progress = Callable[[int], None]  # called with the number of records finished so far
 
@@ -90,11 +107,12 @@ class InvalidRecord(InvalidInput):
 
 @dataclass(frozen=True, slots=True)
 class RawRecord:
-    """One record as read, before any rule: its line and fields, or why it could not be read."""
+    """One record as read: its fields, a JSON line still to decode, or why it is unusable."""
 
     line: int
-    data: Mapping[str, object] | None
-    problem: InvalidRecord | None = None
+    data: Mapping[str, object] | None = None
+    text: str | None = None
+    problem: RecordError | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +158,9 @@ class RecordError:
 
 @dataclass
 class ImportReport:
+    """What an import did: how many cases it stored (would store, on a dry run), and why each
+    failed record failed, by line."""
+
     imported: int = 0
     dry_run: bool = False
     errors: list[RecordError] = field(default_factory=list)
@@ -153,7 +174,7 @@ class ImportReport:
             "imported": self.imported,
             "failed": self.failed,
             "dry_run": self.dry_run,
-            "errors": [e.to_json() for e in sorted(self.errors, key=lambda e: e.line)],
+            "errors": [e.to_json() for e in self.errors],
         }
 
 
@@ -167,46 +188,44 @@ def _decoded(lines: Iterable[bytes | str]) -> Iterator[str]:
         yield text.removeprefix("\ufeff") if number == 1 else text
 
 
-def _unusable_text(text: str) -> str | None:
-    if "\x00" in text:
-        return "contains a NUL character"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "is not UTF-8 text"
+def _unusable(value: object) -> str | None:
+    """Why a text (or any text inside a JSON value) cannot be stored, if it cannot."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "contains a NUL character"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "is not UTF-8 text"
+        return None
+    if isinstance(value, dict):
+        return next(filter(None, (_unusable(k) or _unusable(v) for k, v in value.items())), None)
+    if isinstance(value, list):
+        return next(filter(None, map(_unusable, value)), None)
     return None
 
 
-def read_jsonl(lines: Iterable[bytes | str]) -> Iterator[RawRecord]:
-    """JSON Lines: one object per line, blank lines skipped."""
-    for number, text in enumerate(_decoded(lines), start=1):
-        if not text.strip():
-            continue
-        problem = _unusable_text(text)
+def _decode_json(text: str, what: str) -> object:
+    """A JSON document that every backend can store, or `InvalidRecord`."""
+    problem = _unusable(text)
+    if problem is None:
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidRecord(f"{what} is not JSON: {exc.msg} at character {exc.pos + 1}",
+                                ['{"type": …, "on": …}']) from None
+        if _RISKY_ESCAPE.search(text):
+            problem = _unusable(value)
         if problem is None:
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                problem = f"is not JSON: {exc.msg} at column {exc.colno}"
-            else:
-                if not isinstance(data, dict):
-                    problem = "is not a JSON object"
-                elif "\\u0000" in text and _has_nul(data):
-                    problem = "contains a NUL character"
-                else:
-                    yield RawRecord(number, data)
-                    continue
-        yield RawRecord(number, None, InvalidRecord(f"the line {problem}", ['{"type": …}']))
+            return value
+    raise InvalidRecord(f"{what} {problem}")
 
 
-def _has_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+def read_jsonl(lines: Iterable[bytes | str]) -> Iterator[RawRecord]:
+    """JSON Lines: one object per line, blank lines skipped (decoded later, by `_Replayer`)."""
+    for number, text in enumerate(_decoded(lines), start=1):
+        if text.strip():
+            yield RawRecord(number, text=text)
 
 
 def read_csv(lines: Iterable[bytes | str]) -> Iterator[RawRecord]:
@@ -230,7 +249,8 @@ def read_csv(lines: Iterable[bytes | str]) -> Iterator[RawRecord]:
         except StopIteration:
             return
         except csv.Error as exc:
-            yield RawRecord(start, None, InvalidRecord(f"the row is not CSV: {exc}"))
+            problem = InvalidRecord(f"the row is not CSV: {exc}")
+            yield RawRecord(start, problem=RecordError.of(start, None, problem))
             start = reader.line_num + 1
             continue
         line, start = start, reader.line_num + 1
@@ -252,29 +272,30 @@ def _check_header(header: list[str]) -> None:
 
 
 def _csv_record(line: int, header: list[str], row: list[str]) -> RawRecord:
-    if len(row) > len(header):
-        return RawRecord(line, None, InvalidRecord(
-            f"the row has {len(row)} cells; the header names {len(header)} columns",
-            [", ".join(header)],
-        ))
+    cells = dict(zip(header, row, strict=False))
+    ref = cells.get("ref", "").strip() or None
+    if ref is not None and _unusable(ref) is not None:
+        ref = None
     data: dict[str, object] = {}
-    for name, cell in zip(header, row, strict=False):
-        problem = _unusable_text(cell)
-        if problem is not None:
-            return RawRecord(line, None, InvalidRecord(f"column {name} {problem}"))
-        if not cell.strip():
-            continue
-        if name in ("attrs", "events"):
-            try:
-                data[name] = json.loads(cell)
-            except json.JSONDecodeError as exc:
-                return RawRecord(line, None, InvalidRecord(
-                    f"column {name} is not JSON: {exc.msg} at character {exc.pos + 1}",
-                    ['{"KEY": "VALUE"}' if name == "attrs" else '[{"trigger": …, "on": …}]'],
-                ))
-        else:
-            data[name] = cell.strip()
-    return RawRecord(line, data)
+    try:
+        if len(row) > len(header):
+            raise InvalidRecord(
+                f"the row has {len(row)} cells; the header names {len(header)} columns",
+                [", ".join(header)],
+            )
+        for name, cell in cells.items():
+            if not cell.strip():
+                continue
+            if name in ("attrs", "events"):
+                data[name] = _decode_json(cell, f"column {name}")
+            else:
+                problem = _unusable(cell)
+                if problem is not None:
+                    raise InvalidRecord(f"column {name} {problem}")
+                data[name] = cell.strip()
+    except InvalidRecord as error:
+        return RawRecord(line, problem=RecordError.of(line, ref, error))
+    return RawRecord(line, data=data)
 
 
 def sniff_format(path: Path, head: bytes) -> str:
@@ -294,17 +315,24 @@ def read_records(stream: BinaryIO, fmt: str) -> Iterator[RawRecord]:
 def count_records(path: Path) -> int:
     """About how many records ``path`` holds (its non-blank lines), for a progress bar."""
     with _open(path) as stream:
-        fmt = sniff_format(path, stream.peek(4096)[:4096])
-        count = sum(1 for line in stream if line.strip())
+        try:
+            fmt = sniff_format(path, stream.peek(4096)[:4096])
+            count = sum(1 for line in stream if line.strip())
+        except OSError as exc:
+            raise _unreadable(path, exc) from None
     return max(count - 1, 0) if fmt == "csv" else count
+
+
+def _unreadable(path: Path, exc: OSError) -> UnreadableFile:
+    return UnreadableFile(f"cannot read {str(path)!r}: {exc.strerror or exc}",
+                          ["a readable CSV or JSON Lines file"])
 
 
 def _open(path: Path) -> BufferedReader:
     try:
         return path.open("rb")
     except OSError as exc:
-        raise UnreadableFile(f"cannot read {str(path)!r}: {exc.strerror or exc}",
-                             ["a readable CSV or JSON Lines file"]) from None
+        raise _unreadable(path, exc) from None
 
 
 # -- parsing a record ------------------------------------------------------------------------
@@ -393,124 +421,201 @@ def parse_record(data: Mapping[str, object]) -> CaseRecord:
     )
 
 
-# -- replaying and writing -------------------------------------------------------------------
+# -- replaying (pure: in this process or in workers) -----------------------------------------
+
+# (line, the reference the record names, what became of it)
+Outcome = tuple[int, str | None, RecordError | Rows]
 
 
-class _Import:
-    """One run: reads, replays and writes, collecting the report."""
+class _Replayer:
+    """Decodes, checks and replays records and makes their rows; touches no database."""
 
-    def __init__(
-        self, bureau: Bureau, *, now: datetime, dry_run: bool, by: str,
-        progress: Progress | None, chunk_size: int,
-    ) -> None:
+    def __init__(self, bureau: Bureau, *, now: datetime, by: str) -> None:
         self.bureau = bureau
         self.now = now
+        self.today = legal_date(now)
         self.by = by
-        self.dry_run = dry_run
-        self.progress = progress
-        self.chunk_size = chunk_size
-        self.report = ImportReport(dry_run=dry_run)
-        self.named: dict[str, int] = {}  # every reference the file names -> its first line
-        self.done = 0
-        self.prefixes = {t.ref_prefix for t in bureau.types.values()}
+        self.maker = RowMaker(bureau.engine.dialect)
 
-    def fail(self, error: RecordError) -> None:
-        self.report.errors.append(error)
-        self.finished(1)
+    def batch(self, raws: Sequence[RawRecord]) -> list[Outcome]:
+        return [self.outcome(raw) for raw in raws]
 
-    def finished(self, count: int) -> None:
-        before, self.done = self.done, self.done + count
-        if self.progress is not None and before // PROGRESS_EVERY != self.done // PROGRESS_EVERY:
-            self.progress(self.done)
-
-    def parse(self, raw: RawRecord) -> CaseRecord | None:
-        if raw.problem is not None or raw.data is None:
-            self.fail(RecordError.of(raw.line, None, raw.problem or InvalidRecord("no record")))
-            return None
-        given = raw.data.get("ref")
-        hint = given.strip() or None if isinstance(given, str) else None
+    def outcome(self, raw: RawRecord) -> Outcome:
+        if raw.problem is not None:
+            return raw.line, raw.problem.ref, raw.problem
         try:
-            record = parse_record(raw.data)
+            decoded = raw.data if raw.text is None else _decode_json(raw.text, "the line")
+            if not isinstance(decoded, Mapping):
+                raise InvalidRecord("the line is not a JSON object", ['{"type": …, "on": …}'])
         except CaseflowError as error:
-            self.fail(RecordError.of(raw.line, hint, error))
-            return None
-        if record.ref is not None:
-            first = self.named.setdefault(record.ref, raw.line)
-            if first != raw.line:
-                self.fail(RecordError.of(raw.line, record.ref, Conflict(
-                    f"reference {record.ref!r} is already used on line {first} of this file",
-                    ["a new reference"],
-                )))
-                return None
-        return record
-
-    def replay(self, line: int, record: CaseRecord) -> Replayed | None:
-        bureau = self.bureau
+            return raw.line, None, RecordError.of(raw.line, None, error)
+        data: Mapping[str, object] = decoded
+        named = data.get("ref")
+        hint = (named.strip() or None) if isinstance(named, str) else None
         try:
-            case_type = bureau.case_type(record.type)
+            record = parse_record(data)
+        except CaseflowError as error:
+            return raw.line, hint, RecordError.of(raw.line, hint, error)
+        replayed = self.replay(raw.line, record)
+        if isinstance(replayed, RecordError):
+            return raw.line, record.ref, replayed
+        return raw.line, record.ref, self.maker.rows(replayed, self.now)
+
+    def replay(self, line: int, record: CaseRecord) -> Replayed | RecordError:
+        calendar = self.bureau.calendar
+        try:
+            case_type = self.bureau.case_type(record.type)
             _not_in_future(record.on, self.now)
             opened = open_case(case_type, record.on, attrs=record.attrs,
-                               by=record.by or self.by, calendar=bureau.calendar)
+                               by=record.by or self.by, calendar=calendar)
         except CaseflowError as error:
-            self.fail(RecordError.of(line, record.ref, error))
-            return None
+            return RecordError.of(line, record.ref, error)
         case, events = opened.case, [opened.event]
         for index, event in enumerate(record.events, start=1):
             specs = case_type.triggers.get(event.trigger, ())
             by_system = bool(specs) and specs[0].actor is Actor.SYSTEM
             by = event.by or (SYSTEM_BY if by_system else record.by or self.by)
             try:
-                _not_in_future(event.on, self.now)
+                if event.on > self.today:
+                    _not_in_future(event.on, self.now)  # raises, naming the latest allowed date
                 fired = fire(case_type, case, event.trigger, event.on, attrs=event.attrs,
-                             reason=event.reason, by=by, by_system=by_system,
-                             calendar=bureau.calendar)
+                             reason=event.reason, by=by, by_system=by_system, calendar=calendar)
             except CaseflowError as error:
                 where = f"event {index} ({event.trigger} on {event.on.isoformat()}): "
-                self.fail(RecordError.of(line, record.ref, error, where))
-                return None
+                return RecordError.of(line, record.ref, error, where)
             case = fired.case
             events.append(fired.event)
         return Replayed(record.ref or "", case, tuple(events))
 
-    def write_named(self, chunk: list[tuple[int, Replayed]]) -> None:
-        """Store replayed cases that carry their own references, unless one is already taken."""
+
+_CHILD: _Replayer | None = None  # what a forked worker process replays with
+
+
+def _child_started() -> None:
+    assert _CHILD is not None
+    _CHILD.bureau.engine.dispose(close=False)  # the parent's connections are not ours
+
+
+def _child_batch(raws: Sequence[RawRecord]) -> list[Outcome]:
+    assert _CHILD is not None
+    return _CHILD.batch(raws)
+
+
+# -- checking references and writing (this process only) -------------------------------------
+
+
+class _Writer:
+    """Takes outcomes in file order: refuses taken references, writes chunks, keeps the report."""
+
+    def __init__(
+        self, bureau: Bureau, maker: RowMaker, *, dry_run: bool, progress: Progress | None,
+        chunk_size: int,
+    ) -> None:
+        self.bureau = bureau
+        self.maker = maker
+        self.dry_run = dry_run
+        self.progress = progress
+        self.chunk_size = chunk_size
+        self.report = ImportReport(dry_run=dry_run)
+        self.named: dict[str, int] = {}  # every reference the file names -> its first line
+        self.chunk: list[tuple[int, Rows]] = []
+        self.unnamed: list[Rows] = []
+        self.done = 0
+        self.prefixes = {t.ref_prefix for t in bureau.types.values()}
+
+    def take(self, outcomes: Iterable[Outcome]) -> None:
+        for line, ref, result in outcomes:
+            if ref is not None:
+                first = self.named.setdefault(ref, line)
+                if first != line:
+                    result = RecordError.of(line, ref, Conflict(
+                        f"reference {ref!r} is already used on line {first} of this file",
+                        ["a new reference"],
+                    ))
+            if isinstance(result, RecordError):
+                self.report.errors.append(result)
+                self.finished(1)
+            elif ref is None:
+                self.unnamed.append(result)
+            else:
+                self.chunk.append((line, result))
+                if len(self.chunk) >= self.chunk_size:
+                    self.write_named()
+
+    def finished(self, count: int) -> None:
+        before, self.done = self.done, self.done + count
+        if self.progress is not None and before // PROGRESS_EVERY != self.done // PROGRESS_EVERY:
+            self.progress(self.done)
+
+    def write_named(self) -> None:
+        """Store cases that carry their own references, unless one is already taken."""
+        chunk, self.chunk = self.chunk, []
         if not chunk:
             return
         with self.bureau.unit_of_work(write=not self.dry_run) as uow:
             taken = repository.existing_refs(uow.connection, [r.ref for _, r in chunk])
-            keep = [r for _, r in chunk if r.ref not in taken]
-            for line, r in chunk:
-                if r.ref in taken:
-                    self.fail(RecordError.of(line, r.ref, Conflict(
-                        f"a case {r.ref!r} already exists", ["a new reference"]
+            for line, rows in chunk:
+                if rows.ref in taken:
+                    self.report.errors.append(RecordError.of(line, rows.ref, Conflict(
+                        f"a case {rows.ref!r} already exists", ["a new reference"]
                     )))
+            keep = [rows for _, rows in chunk if rows.ref not in taken]
             if not self.dry_run and keep:
-                bulk.insert_replayed(uow.connection, keep, recorded_at=self.now)
+                bulk.insert_rows(uow.connection, self.maker, keep)
                 bulk.advance_ref_counters(uow.connection, [r.ref for r in keep], self.prefixes)
                 uow.commit()
         self.report.imported += len(keep)
-        self.finished(len(keep))
-
-    def write_generated(self, chunk: list[Replayed]) -> None:
-        """Store replayed cases under references generated now, past every one the file names."""
-        if not chunk:
-            return
-        if not self.dry_run:
-            groups: dict[tuple[str, int], list[int]] = defaultdict(list)
-            for i, r in enumerate(chunk):
-                prefix = self.bureau.case_type(r.case.type).ref_prefix
-                groups[(prefix, r.case.opened_on.year)].append(i)
-            with self.bureau.unit_of_work() as uow:
-                named = list(chunk)
-                for (prefix, year), indexes in sorted(groups.items()):
-                    refs = bulk.allocate_refs(uow.connection, prefix, year, len(indexes),
-                                              reserved=self.named)
-                    for i, ref in zip(indexes, refs, strict=True):
-                        named[i] = replace(chunk[i], ref=ref)
-                bulk.insert_replayed(uow.connection, named, recorded_at=self.now)
-                uow.commit()
-        self.report.imported += len(chunk)
         self.finished(len(chunk))
+
+    def write_unnamed(self) -> None:
+        """Store cases under references generated now, past every one the file names."""
+        while self.unnamed:
+            chunk = self.unnamed[: self.chunk_size]
+            del self.unnamed[: self.chunk_size]
+            if not self.dry_run:
+                self._name_and_insert(chunk)
+            self.report.imported += len(chunk)
+            self.finished(len(chunk))
+
+    def _name_and_insert(self, chunk: list[Rows]) -> None:
+        groups: dict[tuple[str, int], list[Rows]] = defaultdict(list)
+        for rows in chunk:
+            prefix = self.bureau.case_type(rows.type).ref_prefix
+            groups[(prefix, rows.opened_on.year)].append(rows)
+        with self.bureau.unit_of_work() as uow:
+            for (prefix, year), group in sorted(groups.items()):
+                refs = bulk.allocate_refs(uow.connection, prefix, year, len(group),
+                                          reserved=self.named)
+                for rows, ref in zip(group, refs, strict=True):
+                    rows.ref = ref
+            bulk.insert_rows(uow.connection, self.maker, chunk)
+            uow.commit()
+
+
+# -- the service -----------------------------------------------------------------------------
+
+
+def _batches(records: Iterable[RawRecord | Mapping[str, object]]) -> Iterator[list[RawRecord]]:
+    batch: list[RawRecord] = []
+    for number, item in enumerate(records, start=1):
+        batch.append(item if isinstance(item, RawRecord) else RawRecord(number, data=item))
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def can_fork() -> bool:
+    """Whether worker processes can share this process's declarations (fork, on Linux)."""
+    return sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
+
+
+def default_workers(records: int) -> int:
+    """Worker processes for an import of about ``records`` records (1: none)."""
+    if records < PARALLEL_FROM or not can_fork():
+        return 1
+    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
 
 
 def import_records(
@@ -522,38 +627,42 @@ def import_records(
     by: str = "",
     progress: Progress | None = None,
     chunk_size: int = CHUNK,
+    workers: int = 1,
 ) -> ImportReport:
-    """Import ``records`` (read by `read_jsonl`/`read_csv`, or mappings numbered from 1).
+    """Import ``records`` (from `read_jsonl`/`read_csv`, or mappings numbered from 1).
 
-    Records that name their reference are replayed and written as they come, ``chunk_size`` per
-    transaction; those without one are replayed and written last, once every reference the file
-    names is known, so a generated reference never takes one of them.
+    Records that name their reference are written as they come, ``chunk_size`` per transaction;
+    those without one are written last, once every reference the file names is known, so a
+    generated reference never takes one of them. With ``workers`` > 1 the pure work runs in
+    that many forked processes.
     """
-    run = _Import(bureau, now=now, dry_run=dry_run, by=by, progress=progress,
-                  chunk_size=chunk_size)
-    chunk: list[tuple[int, Replayed]] = []
-    unnamed: list[tuple[int, CaseRecord]] = []
-    for number, item in enumerate(records, start=1):
-        raw = item if isinstance(item, RawRecord) else RawRecord(number, item)
-        record = run.parse(raw)
-        if record is None:
-            continue
-        if record.ref is None:
-            unnamed.append((raw.line, record))
-            continue
-        replayed = run.replay(raw.line, record)
-        if replayed is not None:
-            chunk.append((raw.line, replayed))
-        if len(chunk) >= chunk_size:
-            run.write_named(chunk)
-            chunk = []
-    run.write_named(chunk)
-    for start in range(0, len(unnamed), chunk_size):
-        replayed_all = (run.replay(line, r) for line, r in unnamed[start:start + chunk_size])
-        run.write_generated([r for r in replayed_all if r is not None])
+    global _CHILD
+    replayer = _Replayer(bureau, now=now, by=by)
+    writer = _Writer(bureau, replayer.maker, dry_run=dry_run, progress=progress,
+                     chunk_size=chunk_size)
+    if workers <= 1 or not can_fork():
+        for batch in _batches(records):
+            writer.take(replayer.batch(batch))
+    else:
+        _CHILD = replayer
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                     initializer=_child_started) as pool:
+                pending: deque[Future[list[Outcome]]] = deque()
+                for batch in _batches(records):
+                    pending.append(pool.submit(_child_batch, batch))
+                    if len(pending) > IN_FLIGHT * workers:
+                        writer.take(pending.popleft().result())
+                while pending:
+                    writer.take(pending.popleft().result())
+        finally:
+            _CHILD = None
+    writer.write_named()
+    writer.write_unnamed()
     if progress is not None:
-        progress(run.done)
-    return run.report
+        progress(writer.done)
+    writer.report.errors.sort(key=lambda e: e.line)
+    return writer.report
 
 
 def import_file(
@@ -565,12 +674,19 @@ def import_file(
     by: str = "",
     progress: Progress | None = None,
     chunk_size: int = CHUNK,
+    workers: int | None = None,
 ) -> ImportReport:
-    """Import the CSV or JSON Lines file at ``path`` (`UnreadableFile` if it cannot be read)."""
+    """Import the CSV or JSON Lines file at ``path`` (`UnreadableFile` if it cannot be read).
+
+    ``workers``: worker processes for the pure work; by default none for a short file and one
+    per available core for a long one.
+    """
+    if workers is None:
+        workers = default_workers(count_records(path))
     with _open(path) as stream:
         try:
             fmt = sniff_format(path, stream.peek(4096)[:4096])
         except OSError as exc:
-            raise UnreadableFile(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+            raise _unreadable(path, exc) from None
         return import_records(bureau, read_records(stream, fmt), now=now, dry_run=dry_run,
-                              by=by, progress=progress, chunk_size=chunk_size)
+                              by=by, progress=progress, chunk_size=chunk_size, workers=workers)

@@ -7,6 +7,11 @@ at a time through `models.repository`: the same case columns (version = number o
 `repository.event_values`, and each clock cycle with its final values. Only the number of
 statements differs: one multi-row insert per table per chunk instead of several per event.
 
+Making the rows (`RowMaker.rows`: the hash chain, JSON and date conversion by SQLAlchemy's
+own converters, as `models.prepared` does) is pure work that needs no connection, so an importer
+may do it in worker processes and send the plain `Rows` back; `insert_rows` then hands them to
+the driver's ``executemany``, three statements per chunk.
+
 Reference counters: a reference imported in the generated form ``PREFIX-YEAR-NNNN`` moves its
 counter forward (`advance_ref_counters`), so numbers handed out later continue after the
 bureau's own numbering instead of reusing numbers of cases that were never brought over.
@@ -15,18 +20,22 @@ Like every repository function, nothing here commits.
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 
 from models import repository
 from models.chain import GENESIS, jsonable
-from models.tables import cases, ref_counters
+from models.prepared import Prepared
+from models.tables import cases, clock_cycles, events, ref_counters
+from models.types import UTCDateTime
 from states.case import CaseSnapshot, DomainEvent
 
 _REF = re.compile(r"(?P<prefix>[A-Za-z]+)-(?P<year>[0-9]{4})-(?P<number>[0-9]{1,9})")
@@ -41,31 +50,82 @@ class Replayed:
     events: tuple[DomainEvent, ...]  # the opening event first
 
 
-def _insert_cases() -> Any:
-    # insertmanyvalues: one multi-row INSERT … RETURNING per batch, rows in parameter order
-    return sa.insert(cases).returning(cases.c.id, cases.c.ref, sort_by_parameter_order=True)
+@dataclass(slots=True)
+class Rows:
+    """One case's rows as driver parameters; the case id is filled in on insert."""
+
+    ref: str
+    type: str
+    opened_on: date
+    case: Any  # driver parameters of the case row
+    events: list[Any]  # one per event
+    cycles: list[Any]  # one per clock cycle
 
 
-def insert_replayed(
-    connection: sa.Connection, items: Sequence[Replayed], *, recorded_at: datetime
-) -> list[int]:
-    """Store replayed cases with their events and clock cycles; returns their row ids."""
-    if not items:
-        return []
-    case_rows: list[dict[str, Any]] = []
-    event_rows: list[list[dict[str, Any]]] = []
-    for item in items:
+class _Params:
+    """Driver parameters of one prepared insert, made with SQLAlchemy's own converters.
+
+    Dates and timestamps repeat across rows (every event of an import has the same
+    ``recorded_at``), so their converted values are remembered.
+    """
+
+    def __init__(self, table: sa.Table, dialect: Dialect) -> None:
+        keys = [c.name for c in table.columns if c.name != "id"]
+        prepared = Prepared(sa.insert(table), dialect, keys)
+        self.sql = prepared.sql
+        self.names = prepared.names
+        self.positional = prepared.positional
+        self.get = operator.itemgetter(*self.names)
+        self.convert: list[tuple[int, Callable[[Any], Any], dict[Any, Any] | None]] = [
+            (i, p, {} if isinstance(table.c[name].type, sa.Date | UTCDateTime) else None)
+            for i, name in enumerate(self.names)
+            if (p := prepared.binds[name]) is not None
+        ]
+
+    def __call__(self, row: dict[str, Any]) -> Any:
+        values = list(self.get(row))
+        for index, process, memo in self.convert:
+            value = values[index]
+            if value is None:
+                continue
+            if memo is None:
+                values[index] = process(value)
+                continue
+            converted = memo.get(value)
+            if converted is None:
+                if len(memo) > 50_000:
+                    memo.clear()
+                converted = memo[value] = process(value)
+            values[index] = converted
+        return values if self.positional else dict(zip(self.names, values, strict=True))
+
+    def set(self, params: Any, name: str, value: Any) -> None:
+        if self.positional:
+            params[self.names.index(name)] = value
+        else:
+            params[name] = value
+
+
+class RowMaker:
+    """Turns replayed cases into `Rows` for one SQL dialect (needs no connection)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect_name = dialect.name
+        self.cases = _Params(cases, dialect)
+        self.events = _Params(events, dialect)
+        self.cycles = _Params(clock_cycles, dialect)
+
+    def rows(self, item: Replayed, recorded_at: datetime) -> Rows:
         case = item.case
         if case.version != len(item.events):
             raise ValueError(f"{item.ref}: version {case.version} but {len(item.events)} events")
-        chain: list[dict[str, Any]] = []
+        event_params = []
         previous = GENESIS
         for seq, event in enumerate(item.events, start=1):
             row = repository.event_values(0, seq, previous, event, recorded_at)
             previous = row["hash"]
-            chain.append(row)
-        event_rows.append(chain)
-        case_rows.append({
+            event_params.append(self.events(row))
+        case_params = self.cases({
             "ref": item.ref,
             "type": case.type,
             "state": case.state,
@@ -77,26 +137,64 @@ def insert_replayed(
             "last_on": case.last_on,
             "clerk": item.events[0].by or None,
             "department": None,
-            "last_seq": len(chain),
+            "last_seq": len(item.events),
             "last_hash": previous,
             "created_at": recorded_at,
             "updated_at": recorded_at,
         })
-    returned = connection.execute(_insert_cases(), case_rows).all()
-    if [r.ref for r in returned] != [item.ref for item in items]:  # pragma: no cover - a driver bug
-        raise RuntimeError("the database returned case ids out of order")
-    ids = [int(r.id) for r in returned]
-    events_out: list[dict[str, Any]] = []
-    cycles_out: list[dict[str, Any]] = []
-    for case_id, item, chain in zip(ids, items, event_rows, strict=True):
-        for row in chain:
-            row["case_id"] = case_id
-        events_out.extend(chain)
-        cycles_out.extend(repository.cycle_values(case_id, c) for c in item.case.cycles)
-    repository.STATEMENTS.get("insert_event", connection).execute_many(connection, events_out)
-    if cycles_out:
-        repository.STATEMENTS.get("insert_cycle", connection).execute_many(connection, cycles_out)
+        cycle_params = [self.cycles(repository.cycle_values(0, c)) for c in case.cycles]
+        return Rows(item.ref, case.type, case.opened_on, case_params, event_params, cycle_params)
+
+
+def insert_rows(connection: sa.Connection, maker: RowMaker, items: Sequence[Rows]) -> list[int]:
+    """Store the rows of many cases; returns their case ids, in order.
+
+    The cases go in with one ``executemany``; their ids are then read back by reference (unique,
+    and written by this transaction). SQLAlchemy's ``INSERT … RETURNING`` in parameter order
+    would fall back to one statement per case for this table on SQLite.
+    """
+    if not items:
+        return []
+    if connection.dialect.name != maker.dialect_name:
+        raise ValueError(f"rows made for {maker.dialect_name}, not {connection.dialect.name}")
+    for item in items:
+        maker.cases.set(item.case, "ref", item.ref)
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(maker.cases.sql, [item.case for item in items])
+        by_ref = _ids(connection, [item.ref for item in items])
+        ids = [by_ref[item.ref] for item in items]
+        event_params: list[Any] = []
+        cycle_params: list[Any] = []
+        for case_id, item in zip(ids, items, strict=True):
+            for params in item.events:
+                maker.events.set(params, "case_id", case_id)
+            for params in item.cycles:
+                maker.cycles.set(params, "case_id", case_id)
+            event_params.extend(item.events)
+            cycle_params.extend(item.cycles)
+        cursor.executemany(maker.events.sql, event_params)
+        if cycle_params:
+            cursor.executemany(maker.cycles.sql, cycle_params)
+    finally:
+        cursor.close()
     return ids
+
+
+def _ids(connection: sa.Connection, refs: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(refs), 500):
+        query = sa.select(cases.c.id, cases.c.ref).where(cases.c.ref.in_(refs[start:start + 500]))
+        found.update((r.ref, int(r.id)) for r in connection.execute(query))
+    return found
+
+
+def insert_replayed(
+    connection: sa.Connection, items: Sequence[Replayed], *, recorded_at: datetime
+) -> list[int]:
+    """Store replayed cases with their events and clock cycles; returns their row ids."""
+    maker = RowMaker(connection.dialect)
+    return insert_rows(connection, maker, [maker.rows(item, recorded_at) for item in items])
 
 
 def _dialect_insert(connection: sa.Connection) -> Any:

@@ -44,14 +44,13 @@ class Prepared:
         ]
 
     def params(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-        def convert(name: str) -> Any:
-            value = values[name]
-            processor = self.binds[name]
-            return processor(value) if processor is not None and value is not None else value
-
+        converted = [
+            value if processor is None or value is None else processor(value)
+            for value, processor in ((values[n], self.binds[n]) for n in self.names)
+        ]
         if self.positional:
-            return [convert(name) for name in self.names]
-        return {name: convert(name) for name in self.names}
+            return converted
+        return dict(zip(self.names, converted, strict=True))
 
     def row(self, raw: Sequence[Any]) -> list[Any]:
         return [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -99,6 +99,8 @@ def event_values(
     case_id: int, seq: int, previous_hash: str, event: DomainEvent, recorded_at: datetime
 ) -> dict[str, Any]:
     """The row of one event, its hash chained to ``previous_hash``."""
+    # hash the instant as it reads back (aware UTC), not as the caller spelled its offset
+    recorded_at = recorded_at.astimezone(UTC)
     attrs = jsonable(event.attrs)
     clocks = [change.to_json() for change in event.clocks]
     fields = hashed_fields(
@@ -322,26 +324,29 @@ def insert_case(
     """Store a newly opened case with its first event and clock cycles."""
     case = opened.case
     first = event_values(0, 1, GENESIS, opened.event, recorded_at)
-    cursor = STATEMENTS.get("insert_case", connection).execute(
-        connection,
-        {
-            "ref": ref,
-            "type": case.type,
-            "state": case.state,
-            "attrs": jsonable(case.attrs),
-            "version": case.version,
-            "opened_on": case.opened_on,
-            "admitted_on": case.admitted_on,
-            "closed_on": case.closed_on,
-            "last_on": case.last_on,
-            "clerk": opened.event.by or None,
-            "department": None,
-            "last_seq": 1,
-            "last_hash": first["hash"],
-            "created_at": recorded_at,
-            "updated_at": recorded_at,
-        },
-    )
+    values: dict[str, Any] = {
+        "ref": ref,
+        "type": case.type,
+        "state": case.state,
+        "attrs": jsonable(case.attrs),
+        "version": case.version,
+        "opened_on": case.opened_on,
+        "admitted_on": case.admitted_on,
+        "closed_on": case.closed_on,
+        "last_on": case.last_on,
+        "clerk": opened.event.by or None,
+        "department": None,
+        "last_seq": 1,
+        "last_hash": first["hash"],
+        "created_at": recorded_at,
+        "updated_at": recorded_at,
+    }
+    try:
+        cursor = STATEMENTS.get("insert_case", connection).execute(connection, values)
+    except connection.dialect.loaded_dbapi.IntegrityError as exc:
+        # a concurrent writer stored the same reference after we looked (PostgreSQL waits
+        # for it on the unique index, then refuses): the same answer as when we saw it
+        raise Conflict(f"a case {ref!r} already exists", ["a new reference"]) from exc
     case_id = int(cursor.fetchone()[0])
     cursor.close()
     first["case_id"] = case_id
@@ -350,7 +355,7 @@ def insert_case(
         STATEMENTS.get("insert_cycle", connection).execute_many(
             connection, [cycle_values(case_id, c) for c in case.cycles]
         )
-    stored_case = CaseSnapshot(**{**_fields(case), "ref": ref})
+    stored_case = case._replace(ref=ref)
     return StoredCase(case_id, stored_case, 1, first["hash"])
 
 
@@ -399,7 +404,3 @@ def append(
             connection, [cycle_values(stored.id, c) for c in inserted]
         )
     return StoredCase(stored.id, case, seq, event["hash"])
-
-
-def _fields(case: CaseSnapshot) -> dict[str, Any]:
-    return {name: getattr(case, name) for name in CaseSnapshot.__slots__}

@@ -80,11 +80,11 @@ class ClockCycleRow(SQLModel, table=True):
 
     __tablename__ = "clock_cycles"
     __table_args__ = (
+        # also the index for loading a case's cycles (case_id is its first column)
         sa.UniqueConstraint("case_id", "clock", "cycle", name="uq_cycles_case_clock_cycle"),
         sa.Index("ix_cycles_live_due", "due_on",
                  sqlite_where=sa.text("status IN ('running', 'paused')"),
                  postgresql_where=sa.text("status IN ('running', 'paused')")),
-        sa.Index("ix_cycles_case", "case_id"),
     )
 
     id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True,

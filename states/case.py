@@ -1,17 +1,20 @@
-"""A case and its events as plain immutable values: what the domain works on and returns."""
+"""A case and its events as plain immutable values: what the domain works on and returns.
+
+Named tuples rather than frozen dataclasses: they are built on every trigger fired, and a
+named tuple is several times cheaper to build and to copy with ``_replace``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from states.casetype import Actor, AttrValue
 from states.clocks import Cycle, CycleStatus
 
 
-@dataclass(frozen=True, slots=True)
-class ClockChange:
+class ClockChange(NamedTuple):
     """What one event did to one clock cycle, for the timeline."""
 
     clock: str
@@ -30,8 +33,7 @@ class ClockChange:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class DomainEvent:
+class DomainEvent(NamedTuple):
     """One thing that happened to a case, with the legal date it takes effect (``on``)."""
 
     trigger: str
@@ -45,8 +47,7 @@ class DomainEvent:
     clocks: tuple[ClockChange, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class CaseSnapshot:
+class CaseSnapshot(NamedTuple):
     """A case as the domain sees it: state, attributes, clock cycles and its key dates."""
 
     type: str
@@ -71,8 +72,7 @@ class CaseSnapshot:
         return tuple((c, c.status_on(day)) for c in self.cycles)
 
 
-@dataclass(frozen=True, slots=True)
-class Fired:
+class Fired(NamedTuple):
     """The result of firing a trigger: the case after it and the event that records it."""
 
     case: CaseSnapshot

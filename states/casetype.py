@@ -17,7 +17,7 @@ from states.calendar import WorkCalendar
 from states.clocks import ClockSpec, When
 from states.errors import InvalidAttribute
 
-AttrValue = str | int | date
+AttrValue = str | int
 
 
 class Actor(StrEnum):
@@ -93,7 +93,8 @@ class Attr:
                         f"{on.isoformat()}; the earliest allowed is {earliest}",
                         [f"{self.name}>={earliest}"],
                     )
-                return day
+                # kept as ISO text: the same value in memory, in events and after a reload
+                return day.isoformat()
             case _:
                 if not text:
                     raise self._invalid(text, "a non-empty text")
@@ -194,12 +195,13 @@ class CaseType:
         return frozenset(s.name for s in self.states if s.terminal)
 
     @cached_property
-    def clocks_started_by(self) -> Mapping[str, tuple[ClockSpec, ...]]:
-        """trigger -> the clocks one of whose start conditions names it."""
-        by: dict[str, list[ClockSpec]] = {}
+    def clocks_started_by(self) -> Mapping[str, tuple[tuple[ClockSpec, tuple[When, ...]], ...]]:
+        """trigger -> each clock one of whose start conditions names it, with those conditions."""
+        by: dict[str, list[tuple[ClockSpec, tuple[When, ...]]]] = {}
         for clock in self.clocks:
             for trigger in dict.fromkeys(w.trigger for w in clock.starts):
-                by.setdefault(trigger, []).append(clock)
+                whens = tuple(w for w in clock.starts if w.trigger == trigger)
+                by.setdefault(trigger, []).append((clock, whens))
         return MappingProxyType({k: tuple(v) for k, v in by.items()})
 
     @cached_property
@@ -231,6 +233,12 @@ class CaseType:
                 return spec
         return None
 
+    @cached_property
+    def admitting_triggers(self) -> frozenset[str]:
+        return frozenset(w.trigger for w in self.admitted_by)
+
     def admits(self, trigger: str, source: str | None, attrs: Mapping[str, object]) -> bool:
         """Whether this event admits the case into the handled population (受理/立案)."""
-        return any(w.matches(trigger, source, attrs) for w in self.admitted_by)
+        return trigger in self.admitting_triggers and any(
+            w.matches(trigger, source, attrs) for w in self.admitted_by
+        )

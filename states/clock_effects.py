@@ -48,7 +48,7 @@ def apply_clock_effects(
     answered = case_type.clocks_stopped_by.get(trigger, frozenset())
 
     def update(index: int, new: Cycle, change: str) -> None:
-        if new != result[index]:
+        if new is not result[index]:  # the clock functions return the same cycle if unchanged
             result[index] = new
             changes.append(ClockChange(new.clock, new.cycle, change, new.due_on, new.status))
 
@@ -100,8 +100,8 @@ def apply_clock_effects(
                 update(index_, clocks.relength(result[index_], clock.length(attrs_after),
                                                calendar), "relengthed")
 
-    for clock in case_type.clocks_started_by.get(trigger, ()):
-        if any(w.matches(trigger, source, attrs_after) for w in clock.starts):
+    for clock, whens in case_type.clocks_started_by.get(trigger, ()):
+        if any(w.matches(trigger, source, attrs_after) for w in whens):
             index_ = latest.get(clock.name)
             number = 1
             if index_ is not None:

@@ -166,37 +166,37 @@ class Cycle(NamedTuple):
         return self.status
 
 
+def _end(
+    unit: Unit, started_on: date, anchor: date, remaining: int, calendar: WorkCalendar
+) -> tuple[date, date]:
+    """(raw end, due date) of a cycle with ``remaining`` units left to count from ``anchor``."""
+    if unit is Unit.WORKING:
+        # The working day ``remaining`` working days past the anchor, counted from the start
+        # date: ``remaining`` may be negative (a shortened cycle), and counting backwards
+        # from a rest day is off by one against counting forwards from it.
+        if anchor != started_on:
+            remaining += calendar.working_days_between(started_on, anchor)
+        raw = calendar.add_working_days(started_on, remaining)
+        return raw, raw
+    raw = anchor + timedelta(days=remaining)
+    return raw, calendar.roll_forward(raw)
+
+
 def _project(cycle: Cycle, calendar: WorkCalendar) -> Cycle:
+    """The cycle with its raw end and due date computed again."""
     anchor = cycle.paused_since if cycle.paused_since is not None else cycle.resumed_on
     remaining = cycle.days + cycle.extended_days - cycle.used
-    if cycle.unit is Unit.WORKING:
-        # The working day ``remaining`` working days past the anchor, counted from the start
-        # date: ``remaining`` is negative for a cycle paused after its raw end, and counting
-        # backwards from a rest day is off by one against counting forwards from it.
-        count = calendar.working_days_between(cycle.started_on, anchor) + remaining
-        raw = calendar.add_working_days(cycle.started_on, count)
-        return cycle._replace(raw_end=raw, due_on=raw)
-    raw = anchor + timedelta(days=remaining)
-    return cycle._replace(raw_end=raw, due_on=calendar.roll_forward(raw))
+    raw, due = _end(cycle.unit, cycle.started_on, anchor, remaining, calendar)
+    return cycle._replace(raw_end=raw, due_on=due)
 
 
 def start(
     spec: ClockSpec, number: int, day: date, attrs: Mapping[str, object], calendar: WorkCalendar
 ) -> Cycle:
     """A new cycle of ``spec`` counting from ``day``."""
-    fresh = Cycle(
-        clock=spec.name,
-        cycle=number,
-        status=CycleStatus.RUNNING,
-        unit=spec.unit,
-        days=spec.length(attrs),
-        started_on=day,
-        resumed_on=day,
-        used=0,
-        raw_end=day,
-        due_on=day,
-    )
-    return _project(fresh, calendar)
+    days = spec.length(attrs)
+    raw, due = _end(spec.unit, day, day, days, calendar)
+    return Cycle(spec.name, number, CycleStatus.RUNNING, spec.unit, days, day, day, 0, raw, due)
 
 
 def pause(cycle: Cycle, day: date, calendar: WorkCalendar) -> Cycle:
@@ -283,21 +283,27 @@ def relength(cycle: Cycle, days: int, calendar: WorkCalendar) -> Cycle:
     return _project(cycle._replace(days=days), calendar)
 
 
+def _ended(cycle: Cycle, status: CycleStatus, day: date) -> Cycle:
+    # `_replace` goes through Python for every field; every fired trigger ends a cycle or two,
+    # so the two fields that change (status, stopped_on: the third and the last) are spliced.
+    return Cycle._make((*cycle[:2], status, *cycle[3:14], day))
+
+
 def stop(cycle: Cycle, day: date) -> Cycle:
     """The act the clock waited for happened on ``day``: met if in time, else missed."""
     status = CycleStatus.MISSED if cycle.past_due(day) else CycleStatus.MET
-    return cycle._replace(status=status, stopped_on=day)
+    return _ended(cycle, status, day)
 
 
 def lapse(cycle: Cycle) -> Cycle:
     """The limit ran out and the law's effect applies (视为受理 and the like): missed."""
-    return cycle._replace(status=CycleStatus.MISSED, stopped_on=cycle.due_on)
+    return _ended(cycle, CycleStatus.MISSED, cycle.due_on)
 
 
 def close(cycle: Cycle, day: date) -> Cycle:
     """The case ended by another path: a lapsed clock was missed, any other is cancelled."""
     status = CycleStatus.MISSED if cycle.past_due(day) else CycleStatus.CANCELLED
-    return cycle._replace(status=status, stopped_on=day)
+    return _ended(cycle, status, day)
 
 
 def reproject(cycle: Cycle, calendar: WorkCalendar) -> Cycle:

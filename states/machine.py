@@ -112,6 +112,8 @@ def parse_attrs(
     what: str,
 ) -> dict[str, AttrValue]:
     """Validate raw ``KEY=VALUE`` input against the declared attributes, filling defaults."""
+    if not rules and not raw:
+        return {}
     by_name = {r.name: r for r in rules}
     unknown = sorted(set(raw) - by_name.keys())
     if unknown:
@@ -205,10 +207,12 @@ def fire(
     if spec.reason_required and reason is None:
         raise InvalidAttribute(f"{trigger!r} needs a reason (--reason TEXT)", ["reason=TEXT"])
 
-    kept = {r.name for r in spec.attrs if r.keep}
     attrs_after = dict(case.attrs)
-    attrs_after.update({k: v for k, v in event_attrs.items() if k in kept})
-    attrs_after.update(spec.sets)
+    if event_attrs:
+        kept = {r.name for r in spec.attrs if r.keep}
+        attrs_after.update({k: v for k, v in event_attrs.items() if k in kept})
+    if spec.sets:
+        attrs_after.update(spec.sets)
 
     # requirements are about the case before the event (art. 55: only a simplified case is
     # converted), so the token carries the attributes before `sets` and the event's own values

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import getpass
+from collections.abc import Sequence
 from typing import Any
 
 import typer
 
-from deployments.cli.output import EXIT_INTEGRITY, emit_json, json_option
+from deployments.cli import importing
+from deployments.cli.output import EXIT_INTEGRITY, UsageProblem, emit_json, json_option
 from deployments.cli.parsing import parse_date, parse_instant, parse_settings
 from deployments.cli.state import runtime
 from states.calendar import legal_date
@@ -20,12 +22,32 @@ BY_HELP = "Who acts (default: the operating-system user)."
 
 
 def _user(by: str | None) -> str:
-    if by:
-        return by
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in this environment: still record something honest
-        return "unknown"
+    if not by:
+        try:
+            return getpass.getuser()
+        except Exception:  # no user name in this environment: still record something honest
+            return "unknown"
+    from models.tables import events
+
+    longest = events.c.by.type.length  # the column it is recorded in (VARCHAR(80))
+    name = by.strip()
+    if not name or len(name) > longest or not name.isprintable():
+        # PostgreSQL refuses a longer value mid-transaction (a traceback), SQLite would keep it
+        raise UsageProblem(f"--by {by!r} is not a user name",
+                           [f"1..{longest} printable characters"])
+    return name
+
+
+def _texts(**flags: Sequence[str] | None) -> None:
+    """Arguments that are not UTF-8 reach Python as lone surrogates, which no database, hash
+    or JSON document can hold: refuse them here, as a usage error, before they get that far."""
+    for flag, value in flags.items():
+        for text in [value] if isinstance(value, str) else value or []:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise UsageProblem(f"{flag} {text!r} is not UTF-8 text",
+                                   ["UTF-8 text"]) from None
 
 
 def _print_case(ctx: typer.Context, stored: Any, now: Any, as_json: bool) -> None:
@@ -67,12 +89,14 @@ def open_(
     """Open a case received on DATE (立案登记) and print it."""
     from flows import services
 
+    _texts(TYPE=type_name, **{"--ref": ref, "--set": settings})
+    user = _user(by)
     rt = runtime(ctx)
     day = parse_date(on, "--on")
     attrs = parse_settings(settings)
     now = rt.now()
     stored = services.open_case(rt.bureau, type_name, on=day, attrs=attrs, ref=ref,
-                                by=_user(by), now=now)
+                                by=user, now=now)
     _print_case(ctx, stored, now, as_json)
 
 
@@ -93,12 +117,14 @@ def advance(
     """Fire TRIGGER on case REF and print the case after it."""
     from flows import services
 
+    _texts(REF=ref, TRIGGER=trigger, **{"--set": settings, "--reason": reason})
+    user = _user(by)
     rt = runtime(ctx)
     day = parse_date(on, "--on") if on is not None else None
     attrs = parse_settings(settings)
     now = rt.now()
     stored = services.advance(rt.bureau, ref, trigger, on=day, attrs=attrs, reason=reason,
-                              by=_user(by), now=now, expect_version=expect_version)
+                              by=user, now=now, expect_version=expect_version)
     _print_case(ctx, stored, now, as_json)
 
 
@@ -113,6 +139,7 @@ def show(
     """Print a case with its clocks, their statuses judged at --now."""
     from flows import services
 
+    _texts(REF=ref)
     rt = runtime(ctx)
     now = parse_instant(now_text, rt.now())
     _print_case(ctx, services.get_case(rt.bureau, ref), now, as_json)
@@ -127,12 +154,18 @@ def triggers(
     """List the triggers a person may fire on case REF now."""
     from flows import services
 
-    names = services.triggers_now(runtime(ctx).bureau, ref)
+    _texts(REF=ref)
+    rt = runtime(ctx)
+    names = services.triggers_now(rt.bureau, ref)
     if as_json:
         emit_json(names)
-    else:
-        for name in names:
-            typer.echo(name)
+        return
+    # people read the Chinese label beside each name (CONTRACT.md, Global)
+    case = services.get_case(rt.bureau, ref).case
+    case_type = rt.case_type(case.type)
+    for name in names:
+        spec = case_type.transition_from(name, case.state)
+        typer.echo(f"{name}  {spec.label}" if spec is not None else name)
 
 
 @app.command("timeline")
@@ -145,6 +178,7 @@ def timeline(
     from flows import services
     from flows.views import event_json
 
+    _texts(REF=ref)
     entries = [event_json(row) for row in services.timeline(runtime(ctx).bureau, ref)]
     if as_json:
         emit_json(entries)
@@ -177,6 +211,7 @@ def list_(
     from flows import services
     from flows.views import case_json
 
+    _texts(**{"--type": type_name, "--state": state})
     rt = runtime(ctx)
     now = parse_instant(now_text, rt.now())
     judged_on = legal_date(now)
@@ -205,12 +240,12 @@ def verify(
     as_json: bool = json_option(),
 ) -> None:
     """Recompute the event hash chain of REF (or --all) and name the first broken link."""
-    from deployments.cli.output import UsageProblem
     from flows import services
 
     if (ref is None) == (not every):
         raise UsageProblem("give either REF or --all", ["caseflow case verify REF",
                                                          "caseflow case verify --all"])
+    _texts(REF=ref)
     checks = services.verify(runtime(ctx).bureau, None if every else ref)
     broken = [c for c in checks if not c.ok]
     if as_json:
@@ -223,3 +258,6 @@ def verify(
         typer.echo(f"{len(checks) - len(broken)} of {len(checks)} case(s) verify")
     if broken:
         raise typer.Exit(EXIT_INTEGRITY)
+
+
+app.command("import")(importing.import_)

@@ -51,12 +51,13 @@ def _progress(total: int) -> Iterator[Callable[[int], None]]:
         TimeRemainingColumn,
     )
 
+    # redrawn by the callback, not by a thread: the importer may fork worker processes
     with Progress(
         TextColumn("importing 导入"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TimeRemainingColumn(), console=Console(stderr=True),
+        TimeRemainingColumn(), console=Console(stderr=True), auto_refresh=False,
     ) as bar:
         task = bar.add_task("import", total=total)
-        yield lambda done: bar.update(task, completed=min(done, total))
+        yield lambda done: bar.update(task, completed=min(done, total), refresh=True)
 
 
 def import_(
@@ -84,13 +85,14 @@ def import_(
     bureau = rt.bureau
     with _progress(total) as progress:
         report = importer.import_file(bureau, path, now=now, dry_run=dry_run,
-                                      by=_operator(by), progress=progress)
+                                      by=_operator(by), progress=progress,
+                                      workers=importer.default_workers(total))
     if as_json:
         emit_json(report.to_json())
     else:
         _print(report)
     if report.failed:
-        first = min(report.errors, key=lambda e: e.line)
+        first = report.errors[0]
         kept = "nothing was written (dry run)" if dry_run else f"{report.imported} imported"
         line = (f"{report.failed} of {report.imported + report.failed} record(s) failed and "
                 f"were not imported; {kept}; first: line {first.line}: {first.message}")
@@ -104,7 +106,7 @@ def _print(report: ImportReport) -> None:
                    f"{report.failed} record(s) failed; nothing was written")
     else:
         typer.echo(f"imported 已导入 {report.imported} case(s); {report.failed} record(s) failed")
-    for error in sorted(report.errors, key=lambda e: e.line):
+    for error in report.errors:
         allowed = f" (allowed: {', '.join(error.allowed)})" if error.allowed else ""
         typer.echo(f"line {error.line}  {error.ref or '—'}  {error.code}: "
                    + " ".join((error.message + allowed).split()))

@@ -230,3 +230,43 @@ def test_without_expect_version_every_advance_lands(
     assert [len(t.wins) for t in tallies] == [per_worker] * WORKERS
     check_history(bureau, ref, base, tallies)
     assert services.get_case(bureau, ref).case.version == base + WORKERS * per_worker
+
+
+def test_concurrent_opens_get_distinct_refs(bureau: Bureau, db_url: str) -> None:
+    """Generated references never repeat and leave no gaps; a reference given twice at once
+    is taken once, and the others are told `Conflict`."""
+    per_worker = 5
+    make = bureau_factory(bureau, db_url, separate=True)
+    start = threading.Barrier(WORKERS, timeout=60)
+    made: list[str] = []
+    duplicates: list[str] = []
+
+    def worker(i: int, tally: Tally) -> None:
+        with make() as mine:
+            start.wait()
+            try:
+                services.open_case(mine, "complaint", on=ON, ref="CP-IMPORT-1", by=f"w{i}",
+                                   now=NOW)
+            except Conflict:
+                tally.conflicts += 1
+            except Exception as exc:
+                tally.errors.append(f"{type(exc).__name__}: {exc}")
+            else:
+                duplicates.append(f"w{i}")
+            for _ in range(per_worker):
+                try:
+                    stored = services.open_case(mine, "reconsideration", on=ON, by=f"w{i}",
+                                                now=NOW)
+                except Exception as exc:
+                    tally.errors.append(f"{type(exc).__name__}: {exc}")
+                else:
+                    made.append(stored.case.ref)
+
+    tallies = run_workers(worker)
+    assert [e for t in tallies for e in t.errors] == []
+    assert len(duplicates) == 1
+    assert sum(t.conflicts for t in tallies) == WORKERS - 1
+    assert sorted(made) == [f"RC-2024-{n:04d}" for n in range(1, WORKERS * per_worker + 1)]
+    listed = services.list_cases(bureau)
+    assert len(listed) == WORKERS * per_worker + 1
+    assert all(check.ok for check in services.verify(bureau))

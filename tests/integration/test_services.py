@@ -18,7 +18,6 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from flows import services
 from flows.context import Bureau
@@ -568,7 +567,9 @@ def test_timeline_records_legal_date_time_and_clock_changes(bureau: Bureau) -> N
     assert [r["on"] for r in rows] == [d("2024-09-27"), d("2024-10-08"), d("2024-10-09")]
     assert [r["recorded_at"] for r in rows] == [t1, t2, t3]
     for row in rows:
-        assert row["recorded_at"].utcoffset() == timedelta(0)
+        recorded = row["recorded_at"]
+        assert isinstance(recorded, datetime)
+        assert recorded.utcoffset() == timedelta(0)
     assert rows[1]["recorded_at"] == datetime(2024, 10, 9, 1, 0, 0, 654321, tzinfo=UTC)
     assert [(r["actor"], r["by"]) for r in rows] == [
         ("clerk", "clerk-a"), ("clerk", "clerk-b"), ("clerk", "clerk-b")]
@@ -598,6 +599,8 @@ def test_timeline_records_legal_date_time_and_clock_changes(bureau: Bureau) -> N
          "due_on": "2024-10-22", "status": "running"},
     ]
     assert len({r["hash"] for r in rows}) == 3
+    # the chain verifies however the recording time was spelled (here: with a +08:00 offset)
+    assert [(c.ref, c.ok) for c in services.verify(bureau)] == [(ref, True)]
 
 
 # -- listing -------------------------------------------------------------------------------------

@@ -82,43 +82,42 @@ def test_untouched_cases_verify(bureau: Bureau) -> None:
         services.verify(bureau, "RC-2099-0001")
 
 
-Tamper = Callable[[Bureau, str], None]
+def swap_legal_dates(b: Bureau, r: str) -> None:
+    edit_event(b, r, 2, on=date(2024, 10, 9))
+    edit_event(b, r, 3, on=date(2024, 10, 8))
 
-TAMPERING: dict[str, tuple[Tamper, int]] = {
+
+def reorder_events(b: Bureau, r: str) -> None:
+    edit_event(b, r, 2, seq=99)
+    edit_event(b, r, 3, seq=2)
+    edit_event(b, r, 99, seq=3)
+
+
+def delete(seq: int) -> Callable[[Bureau, str], None]:
+    return lambda b, r: tamper(
+        b, r, f"DELETE FROM events WHERE case_id = :case_id AND seq = {seq}"
+    )
+
+
+TAMPERING: dict[str, tuple[Callable[[Bureau, str], None], int]] = {
     # what was done to the middle case -> the first seq that must be reported broken
-    "reason of event 2": (
-        lambda b, r: tamper(b, r, "UPDATE events SET reason = 'x' WHERE case_id = :case_id "
-                                  "AND seq = 2"), 2),
-    "actor of event 1": (
-        lambda b, r: tamper(b, r, "UPDATE events SET \"by\" = 'mallory' WHERE case_id = "
-                                  ":case_id AND seq = 1"), 1),
-    "legal date of event 3": (
-        lambda b, r: edit_event(b, r, 3, on=date(2024, 10, 10)), 3),
-    "legal dates of events 2 and 3 swapped": (
-        lambda b, r: (edit_event(b, r, 2, on=date(2024, 10, 9)),
-                      edit_event(b, r, 3, on=date(2024, 10, 8))) and None, 2),
+    "reason of event 2": (lambda b, r: tamper(
+        b, r, "UPDATE events SET reason = 'x' WHERE case_id = :case_id AND seq = 2"), 2),
+    "author of event 1": (lambda b, r: tamper(
+        b, r, "UPDATE events SET \"by\" = 'mallory' WHERE case_id = :case_id AND seq = 1"), 1),
+    "legal date of event 3": (lambda b, r: edit_event(b, r, 3, on=date(2024, 10, 10)), 3),
+    "legal dates of events 2 and 3 swapped": (swap_legal_dates, 2),
     "recorded_at of event 4 by a microsecond": (
         lambda b, r: edit_event(b, r, 4, recorded_at=NOW + timedelta(microseconds=1)), 4),
     "attributes of event 2": (
         lambda b, r: edit_event(b, r, 2, attrs={"procedure": "simplified"}), 2),
-    "clock changes of event 5": (
-        lambda b, r: edit_event(b, r, 5, clocks=[]), 5),
-    "trigger of event 5": (
-        lambda b, r: edit_event(b, r, 5, trigger="decide"), 5),
-    "events 2 and 3 reordered": (
-        lambda b, r: (edit_event(b, r, 2, seq=99), edit_event(b, r, 3, seq=2),
-                      edit_event(b, r, 99, seq=3)) and None, 2),
-    "hash of event 3 recomputed by hand": (
-        lambda b, r: edit_event(b, r, 3, hash="0" * 64), 3),
-    "first event deleted": (
-        lambda b, r: tamper(b, r, "DELETE FROM events WHERE case_id = :case_id AND seq = 1"),
-        1),
-    "middle event deleted": (
-        lambda b, r: tamper(b, r, "DELETE FROM events WHERE case_id = :case_id AND seq = 3"),
-        3),
-    "last event deleted": (
-        lambda b, r: tamper(b, r, "DELETE FROM events WHERE case_id = :case_id AND seq = 5"),
-        5),
+    "clock changes of event 5": (lambda b, r: edit_event(b, r, 5, clocks=[]), 5),
+    "trigger of event 5": (lambda b, r: edit_event(b, r, 5, trigger="decide"), 5),
+    "events 2 and 3 reordered": (reorder_events, 2),
+    "hash of event 3 replaced": (lambda b, r: edit_event(b, r, 3, hash="0" * 64), 3),
+    "first event deleted": (delete(1), 1),
+    "middle event deleted": (delete(3), 3),
+    "last event deleted": (delete(5), 5),
 }
 
 

@@ -460,3 +460,14 @@ def test_suspending_a_lapsed_limit_does_not_revive_it() -> None:
     resumed = clocks.resume(paused, date(2024, 10, 30), cal)
     assert resumed.due_on == date(2024, 10, 8)
     assert resumed.status_on(date(2024, 10, 30)) is CycleStatus.OVERDUE
+
+
+def test_ending_a_cycle_changes_only_its_status_and_stop_date() -> None:
+    # `_ended` splices fields by position: every other field must come through unchanged.
+    cycle = clocks.start(CASE_TYPES["reconsideration"].clock_map["decision"], 3,
+                         D(2024, 10, 8), {}, default_calendar())
+    cycle = cycle._replace(paused_days=4, extended_days=10, extensions=1, used=2)
+    ended = clocks.stop(cycle, D(2024, 10, 9))
+    assert ended == cycle._replace(status=CycleStatus.MET, stopped_on=D(2024, 10, 9))
+    assert clocks.close(cycle, D(2025, 3, 1)) == cycle._replace(
+        status=CycleStatus.MISSED, stopped_on=D(2025, 3, 1))

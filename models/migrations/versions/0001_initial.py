@@ -73,7 +73,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('case_id', 'clock', 'cycle', name='uq_cycles_case_clock_cycle')
     )
     with op.batch_alter_table('clock_cycles', schema=None) as batch_op:
-        batch_op.create_index('ix_cycles_case', ['case_id'], unique=False)
         batch_op.create_index('ix_cycles_live_due', ['due_on'], unique=False, sqlite_where=sa.text("status IN ('running', 'paused')"), postgresql_where=sa.text("status IN ('running', 'paused')"))
 
     op.create_table('events',
@@ -101,7 +100,6 @@ def downgrade() -> None:
     op.drop_table('events')
     with op.batch_alter_table('clock_cycles', schema=None) as batch_op:
         batch_op.drop_index('ix_cycles_live_due', sqlite_where=sa.text("status IN ('running', 'paused')"), postgresql_where=sa.text("status IN ('running', 'paused')"))
-        batch_op.drop_index('ix_cycles_case')
 
     op.drop_table('clock_cycles')
     op.drop_table('ref_counters')

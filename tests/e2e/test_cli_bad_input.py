@@ -1,0 +1,473 @@
+"""Bad input to `caseflow case …`, through the installed console script, on a populated store.
+
+For every entry of the corpus: the contract's exit code; one line on stderr saying what was
+wrong (no traceback); with --json exactly one `{"error": {"code", "message", "allowed"}}` on
+stdout, without it nothing on stdout; and the database exactly as it was.
+
+The store holds cases in many states, built once per backend through the services. SQLite runs
+the whole corpus, each entry on its own copy of the file, compared with the original both row by
+row and byte for byte (after a WAL checkpoint); PostgreSQL runs a representative subset on one
+schema, every table (and sequence) dumped before and after each entry.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
+
+import pytest
+import sqlalchemy as sa
+
+from flows import services
+from flows.context import Bureau
+from models.engine import create_engine, is_sqlite
+from models.schema import upgrade
+from states.calendar import default_calendar, legal_date
+from states.casetypes import CASE_TYPES
+
+USAGE, RULE, NOT_FOUND, CONFLICT = 2, 3, 4, 5
+
+
+class Bad(NamedTuple):
+    args: list[str]
+    code: int
+    names: str  # what was wrong: the error's message must name it
+    allowed: str | None = None  # something the error must offer as allowed
+
+
+FUTURE = (legal_date(datetime.now(UTC)) + timedelta(days=3)).isoformat()
+ADV = ["case", "advance"]
+
+
+def adv(ref: str, trigger: str, *more: str) -> list[str]:
+    return [*ADV, ref, trigger, *more]
+
+
+# The store (see `populate`): references, states, and each case's last event date.
+#   RC-RECV received (09-27)            RC-SUPP awaiting_supplement (09-30)
+#   RC-REVIEW under_review v2 (10-09)   RC-EXTENDED under_review, decision extended (10-15)
+#   RC-SIMPLE under_review simplified   RC-LAPSED under_review, decision due 2024-03-08
+#   RC-DECIDED decided                  LA-APPLIED applied     LA-MATERIALS awaiting_materials
+#   LA-APPROVED approved (notification) LA-SERVICE in_service  CP-RECEIVED received
+#   CP-INVEST investigating (09-10)     CP-EXTENDED investigating, handling extended
+CORPUS: dict[str, Bad] = {
+    # -- not found (4) ------------------------------------------------------------------------
+    "show unknown ref": Bad(["case", "show", "RC-2024-9999"], NOT_FOUND, "RC-2024-9999"),
+    "advance unknown ref": Bad(adv("NOPE-1", "accept", "--on", "2024-10-09"), NOT_FOUND,
+                               "NOPE-1"),
+    "timeline unknown ref": Bad(["case", "timeline", "rc-review"], NOT_FOUND, "rc-review"),
+    "verify unknown ref": Bad(["case", "verify", "LA-404"], NOT_FOUND, "LA-404"),
+    "open unknown type": Bad(["case", "open", "divorce", "--on", "2024-09-27"], NOT_FOUND,
+                             "divorce", "reconsideration"),
+    "list unknown type": Bad(["case", "list", "--type", "appeal"], NOT_FOUND, "appeal",
+                             "legal_aid"),
+    "trigger of another type": Bad(adv("RC-REVIEW", "approve", "--on", "2024-10-10"),
+                                   NOT_FOUND, "approve", "decide"),
+    "unknown trigger": Bad(adv("CP-RECEIVED", "fly", "--on", "2024-09-10"), NOT_FOUND, "fly",
+                           "accept"),
+    # -- trigger not allowed in this state (3) --------------------------------------------------
+    "decide before accept": Bad(
+        adv("RC-RECV", "decide", "--on", "2024-10-09", "--set", "decision=maintain"), RULE,
+        "decide", "accept"),
+    "accept twice": Bad(adv("RC-REVIEW", "accept", "--on", "2024-10-10"), RULE, "accept",
+                        "send_copy"),
+    "anything on a decided case": Bad(adv("RC-DECIDED", "withdraw", "--on", "2024-11-21"),
+                                      RULE, "no trigger is allowed"),
+    "engage before assign": Bad(adv("LA-APPLIED", "engage", "--on", "2024-09-05"), RULE,
+                                "engage", "approve"),
+    "extend before accept": Bad(adv("CP-RECEIVED", "extend", "--on", "2024-09-10",
+                                    "--set", "days=5"), RULE, "extend", "accept"),
+    # -- system triggers fired by a person (3) --------------------------------------------------
+    "deem_accepted by a person": Bad(adv("RC-RECV", "deem_accepted", "--on", "2024-10-11"),
+                                     RULE, "deem_accepted", "accept"),
+    "deem_abandoned by a person": Bad(adv("RC-SUPP", "deem_abandoned", "--on", "2024-10-21"),
+                                      RULE, "deem_abandoned", "receive_supplement"),
+    "deem_withdrawn by a person": Bad(adv("LA-MATERIALS", "deem_withdrawn", "--on",
+                                          "2024-09-30"), RULE, "deem_withdrawn",
+                                      "receive_materials"),
+    # -- attributes (3) -----------------------------------------------------------------------
+    "unknown attribute": Bad(adv("RC-REVIEW", "suspend", "--on", "2024-10-10", "--set",
+                                 "ground=1", "--set", "colour=red"), RULE, "colour",
+                             "ground=1..10"),
+    "attribute on a trigger that takes none": Bad(
+        adv("RC-RECV", "withdraw", "--on", "2024-10-09", "--set", "days=5"), RULE, "days"),
+    "ground 11": Bad(adv("RC-REVIEW", "suspend", "--on", "2024-10-10", "--set", "ground=11"),
+                     RULE, "ground", "ground=1..10"),
+    "ground not a number": Bad(adv("RC-REVIEW", "suspend", "--on", "2024-10-10",
+                                   "--set", "ground=x"), RULE, "'x'", "ground=1..10"),
+    "days 31": Bad(adv("RC-REVIEW", "extend", "--on", "2024-10-10", "--set", "days=31"), RULE,
+                   "days", "days=1..30"),
+    "days 0": Bad(adv("RC-REVIEW", "extend", "--on", "2024-10-10", "--set", "days=0"), RULE,
+                  "days", "days=1..30"),
+    "days missing": Bad(adv("CP-INVEST", "extend", "--on", "2024-10-10"), RULE, "days",
+                        "days=1..30"),
+    "decision bogus": Bad(adv("RC-REVIEW", "decide", "--on", "2024-10-10",
+                              "--set", "decision=bogus"), RULE, "bogus", "decision=maintain"),
+    "decision missing": Bad(adv("RC-REVIEW", "decide", "--on", "2024-10-10"), RULE,
+                            "decision", "decision=revoke"),
+    "procedure fast": Bad(adv("RC-RECV", "accept", "--on", "2024-10-09",
+                              "--set", "procedure=fast"), RULE, "fast",
+                          "procedure=simplified"),
+    "lawyer missing": Bad(adv("LA-APPROVED", "assign", "--on", "2024-09-14"), RULE, "lawyer",
+                          "lawyer=TEXT"),
+    "outcome missing (legal aid)": Bad(adv("LA-SERVICE", "conclude", "--on", "2024-10-30"),
+                                       RULE, "outcome", "outcome=TEXT"),
+    "outcome bogus": Bad(adv("CP-INVEST", "decide", "--on", "2024-10-10", "--set",
+                             "outcome=acquitted"), RULE, "acquitted", "outcome=mediated"),
+    "transfer without to": Bad(adv("CP-RECEIVED", "transfer", "--on", "2024-09-10"), RULE,
+                               "to", "to=TEXT"),
+    "hearing too early": Bad(adv("RC-REVIEW", "schedule_hearing", "--on", "2024-10-14",
+                                 "--set", "hearing_on=2024-10-18"), RULE, "hearing_on",
+                             "hearing_on>=2024-10-21"),
+    "hearing not a date": Bad(adv("RC-REVIEW", "schedule_hearing", "--on", "2024-10-14",
+                                  "--set", "hearing_on=next-week"), RULE, "next-week",
+                              "hearing_on=YYYY-MM-DD"),
+    "open with an unknown attribute": Bad(
+        ["case", "open", "complaint", "--on", "2024-09-27", "--set", "colour=red"], RULE,
+        "colour", "subject_kind=lawyer"),
+    "open with a bad channel": Bad(
+        ["case", "open", "legal_aid", "--on", "2024-09-27", "--set", "channel=fax"], RULE,
+        "fax", "channel=notification"),
+    "open with a ref with spaces": Bad(
+        ["case", "open", "complaint", "--on", "2024-09-27", "--ref", "CP 1"], RULE, "CP 1"),
+    # -- reason required (3) --------------------------------------------------------------------
+    "reject without reason": Bad(adv("RC-RECV", "reject", "--on", "2024-10-09"), RULE,
+                                 "reason"),
+    "reject with a blank reason": Bad(adv("RC-RECV", "reject", "--on", "2024-10-09",
+                                          "--reason", "   "), RULE, "reason"),
+    "deny without reason": Bad(adv("LA-APPLIED", "deny", "--on", "2024-09-05"), RULE,
+                               "reason"),
+    "decline without reason": Bad(adv("CP-RECEIVED", "decline", "--on", "2024-09-10"), RULE,
+                                  "reason"),
+    "supplement extension without reason": Bad(
+        adv("RC-SUPP", "extend_supplement", "--on", "2024-10-08", "--set", "days=5"), RULE,
+        "reason"),
+    # -- dates the law cannot take (3) ----------------------------------------------------------
+    "advance in the future": Bad(adv("RC-REVIEW", "send_copy", "--on", FUTURE), RULE, FUTURE),
+    "open in the future": Bad(["case", "open", "complaint", "--on", FUTURE], RULE, FUTURE),
+    "backdated before accept": Bad(adv("RC-REVIEW", "send_copy", "--on", "2024-10-08"), RULE,
+                                   "2024-10-08", "on>=2024-10-09"),
+    "backdated before the last event": Bad(
+        adv("CP-INVEST", "decide", "--on", "2024-09-01", "--set", "outcome=no_violation"),
+        RULE, "2024-09-01", "on>=2024-09-10"),
+    # -- usage (2) -------------------------------------------------------------------------------
+    "month 13": Bad(adv("RC-REVIEW", "send_copy", "--on", "2024-13-01"), USAGE, "2024-13-01",
+                    "YYYY-MM-DD"),
+    "slashes in a date": Bad(["case", "open", "complaint", "--on", "2024/09/27"], USAGE,
+                             "2024/09/27"),
+    "--now not a timestamp": Bad(["case", "show", "RC-REVIEW", "--now", "soon"], USAGE, "soon"),
+    "--set without =": Bad(adv("RC-REVIEW", "suspend", "--on", "2024-10-10", "--set",
+                               "ground"), USAGE, "ground", "KEY=VALUE"),
+    "--set key twice": Bad(adv("RC-REVIEW", "suspend", "--on", "2024-10-10", "--set",
+                               "ground=1", "--set", "ground=2"), USAGE, "ground"),
+    "--expect-version not a number": Bad(adv("RC-REVIEW", "send_copy", "--on", "2024-10-10",
+                                             "--expect-version", "two"), USAGE,
+                                         "--expect-version"),
+    "unknown flag": Bad(adv("RC-REVIEW", "send_copy", "--on", "2024-10-10", "--fast"), USAGE,
+                        "--fast", "--expect-version"),
+    "open without --on": Bad(["case", "open", "complaint"], USAGE, "--on"),
+    "unknown case command": Bad(["case", "close", "RC-REVIEW"], USAGE, "close", "advance"),
+    "verify neither REF nor --all": Bad(["case", "verify"], USAGE, "REF", "--all"),
+    "verify both REF and --all": Bad(["case", "verify", "RC-REVIEW", "--all"], USAGE, "REF"),
+    "--by too long": Bad(adv("RC-REVIEW", "send_copy", "--on", "2024-10-10", "--by", "x" * 81),
+                         USAGE, "--by", "1..80"),
+    "--by blank": Bad(["case", "open", "complaint", "--on", "2024-09-27", "--by", "  "], USAGE,
+                      "--by"),
+    # bytes that are not UTF-8 reach Python as lone surrogates (subprocess sends them back)
+    "--set not UTF-8": Bad(adv("RC-REVIEW", "decide", "--on", "2024-10-10", "--set",
+                               "decision=\udcff"), USAGE, "--set", "UTF-8"),
+    "REF not UTF-8": Bad(["case", "show", "RC-\udcff"], USAGE, "REF", "UTF-8"),
+    # -- conflicts (5) ---------------------------------------------------------------------------
+    "stale --expect-version": Bad(adv("RC-REVIEW", "send_copy", "--on", "2024-10-10",
+                                      "--expect-version", "1"), CONFLICT, "version 2",
+                                  "--expect-version 2"),
+    "open with a taken ref": Bad(["case", "open", "reconsideration", "--on", "2024-09-27",
+                                  "--ref", "RC-REVIEW"], CONFLICT, "RC-REVIEW"),
+    # -- clock rules (3) -----------------------------------------------------------------------
+    "second extension": Bad(adv("RC-EXTENDED", "extend", "--on", "2024-10-16", "--set",
+                                "days=5"), RULE, "already extended"),
+    "second extension of a complaint": Bad(adv("CP-EXTENDED", "extend", "--on", "2024-10-16",
+                                               "--set", "days=5"), RULE, "already extended"),
+    "extension over the cap": Bad(adv("RC-EXTENDED", "extend", "--on", "2024-10-16",
+                                      "--set", "days=31"), RULE, "days", "days=1..30"),
+    "extension of a simplified case": Bad(adv("RC-SIMPLE", "extend", "--on", "2024-10-10",
+                                              "--set", "days=10"), RULE, "ordinary"),
+    "conversion of an ordinary case": Bad(adv("RC-REVIEW", "convert_to_ordinary", "--on",
+                                              "2024-10-10"), RULE, "simplified"),
+    "extension after the lapse": Bad(adv("RC-LAPSED", "extend", "--on", "2024-06-03",
+                                         "--set", "days=10"), RULE, "lapsed"),
+}
+
+# PostgreSQL: every exit code and every family of refusal, and those that reach the store.
+PG_SUBSET = [
+    "advance unknown ref", "open unknown type", "unknown trigger", "accept twice",
+    "deem_withdrawn by a person", "ground 11", "lawyer missing", "hearing too early",
+    "deny without reason", "advance in the future", "backdated before the last event",
+    "--set key twice", "stale --expect-version", "open with a taken ref",
+    "second extension of a complaint", "extension after the lapse", "--by too long",
+    "--set not UTF-8",
+]
+
+
+def test_the_corpus_is_large_and_covers_every_code():
+    assert len(CORPUS) >= 50
+    assert {bad.code for bad in CORPUS.values()} == {USAGE, RULE, NOT_FOUND, CONFLICT}
+    assert set(PG_SUBSET) <= set(CORPUS)
+    assert {CORPUS[name].code for name in PG_SUBSET} == {USAGE, RULE, NOT_FOUND, CONFLICT}
+
+
+# -- the store --------------------------------------------------------------------------------
+
+
+def populate(url: str) -> None:
+    """The cases the corpus works on (see the table above CORPUS)."""
+    engine = create_engine(url)
+    bureau = Bureau(engine, CASE_TYPES, default_calendar())
+    now = datetime.now(UTC)
+
+    def open_(type_name: str, ref: str, on: str, **attrs: str) -> None:
+        services.open_case(bureau, type_name, on=date.fromisoformat(on), attrs=attrs, ref=ref,
+                           by="setup", now=now)
+
+    def advance(ref: str, trigger: str, on: str, reason: str | None = None,
+                **attrs: str) -> None:
+        services.advance(bureau, ref, trigger, on=date.fromisoformat(on), attrs=attrs,
+                         reason=reason, by="setup", now=now)
+
+    try:
+        for ref in ("RC-RECV", "RC-SUPP", "RC-REVIEW", "RC-EXTENDED", "RC-SIMPLE",
+                    "RC-DECIDED"):
+            open_("reconsideration", ref, "2024-09-27", applicant="王某")
+        advance("RC-SUPP", "request_supplement", "2024-09-30")
+        for ref in ("RC-REVIEW", "RC-EXTENDED", "RC-DECIDED"):
+            advance(ref, "accept", "2024-10-09", procedure="ordinary")
+        advance("RC-SIMPLE", "accept", "2024-10-09", procedure="simplified")
+        advance("RC-EXTENDED", "extend", "2024-10-15", days="15")
+        advance("RC-DECIDED", "decide", "2024-11-20", decision="maintain")
+        open_("reconsideration", "RC-LAPSED", "2024-01-02")
+        advance("RC-LAPSED", "accept", "2024-01-08")
+
+        for ref in ("LA-APPLIED", "LA-MATERIALS"):
+            open_("legal_aid", ref, "2024-09-02", channel="application", matter="civil")
+        advance("LA-MATERIALS", "request_materials", "2024-09-03")
+        for ref in ("LA-APPROVED", "LA-SERVICE"):
+            open_("legal_aid", ref, "2024-09-13", channel="notification", matter="criminal")
+        advance("LA-SERVICE", "assign", "2024-09-14", lawyer="L1")
+        advance("LA-SERVICE", "engage", "2024-09-19")
+
+        for ref in ("CP-RECEIVED", "CP-INVEST", "CP-EXTENDED"):
+            open_("complaint", ref, "2024-09-02", subject="某律师")
+        for ref in ("CP-INVEST", "CP-EXTENDED"):
+            advance(ref, "accept", "2024-09-10")
+        advance("CP-EXTENDED", "extend", "2024-10-15", days="15")
+        assert services.get_case(bureau, "RC-REVIEW").case.version == 2
+    finally:
+        engine.dispose()
+
+
+def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table of the database (and on PostgreSQL every sequence), in a stable order."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            inspector = sa.inspect(connection)
+            tables: dict[str, list[tuple[Any, ...]]] = {}
+            for name in sorted(inspector.get_table_names()):
+                table = sa.Table(name, sa.MetaData(), autoload_with=connection)
+                order = list(table.primary_key.columns) or list(table.columns)
+                rows = connection.execute(sa.select(table).order_by(*order)).all()
+                tables[name] = [tuple(row) for row in rows]
+            if not is_sqlite(engine):
+                for name in sorted(inspector.get_sequence_names()):
+                    row = connection.execute(
+                        sa.text(f'SELECT last_value, is_called FROM "{name}"')).one()
+                    tables[f"sequence {name}"] = [tuple(row)]
+        return tables
+    finally:
+        engine.dispose()
+
+
+def checkpoint(path: Path) -> bytes:
+    """The SQLite file's bytes once everything in its write-ahead log is in it."""
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as connection:
+            busy, _, _ = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            assert busy == 0, "the checkpoint could not finish"
+    finally:
+        engine.dispose()
+    return path.read_bytes()
+
+
+class Store(NamedTuple):
+    url: str
+    dump: dict[str, list[tuple[Any, ...]]]
+    path: Path | None = None  # SQLite: the original, copied for every entry
+    content: bytes = b""
+
+
+@pytest.fixture(scope="module")
+def sqlite_store(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Store:
+    path = tmp_path_factory.mktemp("bad-input") / "store.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    populate(url)
+    content = checkpoint(path)
+    return Store(url, dump(url), path, content)
+
+
+@pytest.fixture(scope="module")
+def pg_store(pg_url: str) -> Iterator[Store]:
+    """A schema of this module's own on the test server (pg_url skips where there is none)."""
+    schema = f"cf_bad_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(pg_url)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    parts = urlsplit(pg_url)
+    query = parse_qs(parts.query)
+    query["options"] = [f"-csearch_path={schema}"]
+    url = urlunsplit(parts._replace(query=urlencode(query, doseq=True, quote_via=quote)))
+    try:
+        engine = create_engine(url)
+        upgrade(engine)
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT current_schema()").scalar() == schema
+        engine.dispose()
+        populate(url)
+        yield Store(url, dump(url))
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+# -- the checks -------------------------------------------------------------------------------
+
+
+def with_json(args: list[str]) -> list[str]:
+    return [*args, "--json"]
+
+
+def run_both(run_in: Any, url: str, args: list[str], folder: Path) -> tuple[Any, Any]:
+    """The command without and with --json, side by side."""
+    commands = [["--db", url, *args], ["--db", url, *with_json(args)]]
+    with ThreadPoolExecutor(2) as pool:
+        plain, as_json = pool.map(lambda a: run_in(a, folder), commands)
+    return plain, as_json
+
+
+class Outcome(NamedTuple):
+    """One corpus entry run on its own copy of the SQLite store."""
+
+    plain: subprocess.CompletedProcess[str]
+    as_json: subprocess.CompletedProcess[str]
+    dump: dict[str, list[tuple[Any, ...]]]  # the copy afterwards
+    content: bytes  # the copy's bytes afterwards, checkpointed
+    strays: list[str]  # files the command left in its working folder
+
+
+def attempt(run_in: Any, store: Store, bad: Bad, folder: Path) -> Outcome:
+    assert store.path is not None
+    path = folder / "store.db"
+    shutil.copy(store.path, path)
+    url = f"sqlite:///{path}"
+    plain = run_in(["--db", url, *bad.args], folder)
+    as_json = run_in(["--db", url, *with_json(bad.args)], folder)
+    after = dump(url)
+    content = checkpoint(path)
+    strays = sorted(p.name for p in folder.iterdir() if not p.name.startswith("store.db"))
+    return Outcome(plain, as_json, after, content, strays)
+
+
+@pytest.fixture(scope="module")
+def sqlite_outcomes(
+    request: pytest.FixtureRequest, run_in: Any, sqlite_store: Store,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, Future[Outcome]]]:
+    """Every selected entry, started at once: each is a Python start-up or two, and the copies
+    are independent, so they run side by side while the tests look at them one by one."""
+    wanted = [
+        item.callspec.params["name"] for item in request.session.items
+        if getattr(item, "originalname", "") == "test_bad_input_on_sqlite"
+        and item.module is request.module
+    ]
+    with ThreadPoolExecutor(4) as pool:
+        futures = {
+            name: pool.submit(attempt, run_in, sqlite_store, CORPUS[name],
+                              tmp_path_factory.mktemp("bad"))
+            for name in wanted
+        }
+        yield futures
+        for future in futures.values():
+            future.cancel()
+
+
+def error_line(done: subprocess.CompletedProcess[str], bad: Bad) -> str:
+    assert done.returncode == bad.code, (
+        f"exit {done.returncode}, not {bad.code}: {done.stderr!r} {done.stdout[:300]!r}")
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.endswith("\n") and done.stderr.count("\n") == 1, (
+        f"not one line: {done.stderr!r}")
+    line = done.stderr.strip()
+    assert line.startswith("caseflow: ") and len(line) > len("caseflow: ") + 5, line
+    assert bad.names in line, f"{bad.names!r} not named in {line!r}"
+    if bad.allowed is not None:
+        assert bad.allowed in line, f"{bad.allowed!r} not offered in {line!r}"
+    return line
+
+
+def check_refusal(plain: Any, as_json: Any, bad: Bad) -> None:
+    error_line(plain, bad)
+    assert plain.stdout == "", plain.stdout
+
+    error_line(as_json, bad)
+    assert as_json.stdout.endswith("\n") and as_json.stdout.count("\n") == 1, as_json.stdout
+    document = json.loads(as_json.stdout)
+    assert isinstance(document, dict) and set(document) == {"error"}, document
+    error = document["error"]
+    assert isinstance(error, dict) and set(error) == {"code", "message", "allowed"}, error
+    assert isinstance(error["code"], str) and error["code"], error
+    assert isinstance(error["message"], str) and bad.names in error["message"], error
+    assert isinstance(error["allowed"], list), error
+    assert all(isinstance(item, str) and item for item in error["allowed"]), error
+    if bad.allowed is not None:
+        assert any(bad.allowed in item for item in error["allowed"]), error
+
+
+def assert_unchanged(before: dict[str, Any], after: dict[str, Any]) -> None:
+    assert after.keys() == before.keys(), "tables appeared or vanished"
+    for name, rows in before.items():
+        assert after[name] == rows, f"table {name} changed"
+
+
+@pytest.mark.parametrize("name", list(CORPUS))
+def test_bad_input_on_sqlite(sqlite_outcomes: dict[str, Future[Outcome]], sqlite_store: Store,
+                             name: str):
+    bad = CORPUS[name]
+    outcome = sqlite_outcomes[name].result()
+
+    check_refusal(outcome.plain, outcome.as_json, bad)
+    assert_unchanged(sqlite_store.dump, outcome.dump)
+    assert outcome.content == sqlite_store.content, "the database file changed"
+    assert outcome.strays == [], "the command left files behind"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("name", PG_SUBSET)
+def test_bad_input_on_postgresql(run_in, pg_store: Store, tmp_path: Path, name: str):
+    bad = CORPUS[name]
+    before = dump(pg_store.url)
+    assert_unchanged(pg_store.dump, before)  # the store is as it was built
+
+    plain, as_json = run_both(run_in, pg_store.url, bad.args, tmp_path)
+
+    check_refusal(plain, as_json, bad)
+    assert_unchanged(before, dump(pg_store.url))

@@ -1,0 +1,159 @@
+"""`caseflow case import FILE` through the installed console script.
+
+Exit codes: 0 every record imported, 3 some record failed (the good ones are kept), 2 the file
+cannot be read; with --json stdout holds exactly the report; on a non-zero exit stderr holds
+one line.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]  # the `cli` fixture of conftest.py
+
+REPORT_KEYS = {"imported", "failed", "dry_run", "errors"}
+RC = {"type": "reconsideration", "ref": "RC-2024-0101", "on": "2024-09-27",
+      "attrs": {"applicant": "张三"}, "by": "clerk-a",
+      "events": [{"trigger": "deem_accepted", "on": "2024-10-10"},
+                 {"trigger": "send_copy", "on": "2024-10-11"}]}
+CP = {"type": "complaint", "ref": "CP-2024-0007", "on": "2024-02-19",
+      "events": [{"trigger": "accept", "on": "2024-02-21"}]}
+BAD = {"type": "complaint", "ref": "CP-2024-0008", "on": "2024-02-19",
+       "events": [{"trigger": "reply", "on": "2024-02-21"}]}  # not from `received`
+
+
+def write(folder: Path, name: str, records: Sequence[Mapping[str, Any] | str]) -> str:
+    lines = [r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in records]
+    (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return name
+
+
+def one_error_line(stderr: str) -> str:
+    assert "Traceback" not in stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("caseflow: ")
+    return lines[0]
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+def test_a_clean_file_imports_everything(cli: Runner, tmp_path: Path, sqlite_db: str) -> None:
+    name = write(tmp_path, "cases.jsonl", [RC, "", CP])
+    done = cli(["--db", sqlite_db, "case", "import", name, "--json"])
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert json.loads(done.stdout) == {"imported": 2, "failed": 0, "dry_run": False,
+                                       "errors": []}
+
+    shown = cli(["--db", sqlite_db, "case", "show", "RC-2024-0101", "--json"])
+    case = json.loads(shown.stdout)
+    assert (case["state"], case["version"], case["admitted_on"]) == (
+        "under_review", 3, "2024-10-10")
+    timeline = json.loads(cli(["--db", sqlite_db, "case", "timeline", "RC-2024-0101",
+                               "--json"]).stdout)
+    assert [(e["trigger"], e["actor"], e["by"]) for e in timeline] == [
+        ("open", "clerk", "clerk-a"), ("deem_accepted", "system", "system"),
+        ("send_copy", "clerk", "clerk-a")]
+    verified = cli(["--db", sqlite_db, "case", "verify", "--all", "--json"])
+    assert verified.returncode == 0
+    assert json.loads(verified.stdout)["checked"] == 2
+
+
+def test_a_bad_record_exits_3_and_keeps_the_good_ones(
+    cli: Runner, tmp_path: Path, db_url: str
+) -> None:
+    name = write(tmp_path, "cases.jsonl", [RC, BAD, "not json at all", CP])
+    done = cli(["--db", db_url, "case", "import", name, "--json"])
+    assert done.returncode == 3
+    report = json.loads(done.stdout)  # exactly one JSON document
+    assert set(report) == REPORT_KEYS
+    assert (report["imported"], report["failed"], report["dry_run"]) == (2, 2, False)
+    first, second = report["errors"]
+    assert set(first) == {"line", "ref", "error"}
+    assert set(first["error"]) == {"code", "message", "allowed"}
+    assert (first["line"], first["ref"], first["error"]["code"]) == (
+        2, "CP-2024-0008", "trigger_not_allowed")
+    assert "accept" in first["error"]["allowed"]
+    assert (second["line"], second["ref"], second["error"]["code"]) == (3, None, "invalid_record")
+    line = one_error_line(done.stderr)
+    assert "2 of 4" in line and "line 2" in line
+
+    listed = json.loads(cli(["--db", db_url, "case", "list", "--json"]).stdout)
+    assert sorted(c["ref"] for c in listed) == ["CP-2024-0007", "RC-2024-0101"]
+
+
+def test_people_get_text_and_the_same_exit_code(
+    cli: Runner, tmp_path: Path, sqlite_db: str
+) -> None:
+    name = write(tmp_path, "cases.jsonl", [CP, BAD])
+    done = cli(["--db", sqlite_db, "case", "import", name])
+    assert done.returncode == 3
+    assert "imported" in done.stdout and "1 case(s)" in done.stdout
+    assert "line 2" in done.stdout and "trigger_not_allowed" in done.stdout
+    one_error_line(done.stderr)
+
+
+def test_csv_and_the_default_user(cli: Runner, tmp_path: Path, sqlite_db: str) -> None:
+    events = json.dumps(CP["events"]).replace('"', '""')
+    (tmp_path / "cases.csv").write_text(
+        f'type,ref,on,attrs,by,events\ncomplaint,CP-1,2024-02-19,,,"{events}"\n',
+        encoding="utf-8")
+    done = cli(["--db", sqlite_db, "case", "import", "cases.csv", "--by", "migrator",
+                "--json"])
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["imported"] == 1
+    timeline = json.loads(cli(["--db", sqlite_db, "case", "timeline", "CP-1",
+                               "--json"]).stdout)
+    assert [e["by"] for e in timeline] == ["migrator", "migrator"]
+
+
+def test_dry_run_writes_nothing(cli: Runner, tmp_path: Path, sqlite_db: str) -> None:
+    name = write(tmp_path, "cases.jsonl", [RC, CP])
+    done = cli(["--db", sqlite_db, "case", "import", name, "--dry-run", "--json"])
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"imported": 2, "failed": 0, "dry_run": True,
+                                       "errors": []}
+    assert json.loads(cli(["--db", sqlite_db, "case", "list", "--json"]).stdout) == []
+
+    bad = cli(["--db", sqlite_db, "case", "import", write(tmp_path, "bad.jsonl", [BAD]),
+               "--dry-run"])
+    assert bad.returncode == 3
+    assert "nothing was written" in one_error_line(bad.stderr)
+
+
+@pytest.mark.parametrize(("setup", "names"), [
+    ("missing", "absent.jsonl"),
+    ("folder", "a-folder"),
+    ("header", "colour"),
+])
+def test_a_file_that_cannot_be_read_exits_2(
+    cli: Runner, tmp_path: Path, setup: str, names: str
+) -> None:
+    target = {"missing": "absent.jsonl", "folder": "a-folder", "header": "odd.csv"}[setup]
+    if setup == "folder":
+        (tmp_path / target).mkdir()
+    if setup == "header":
+        (tmp_path / target).write_text("type,on,colour\ncomplaint,2024-02-19,red\n")
+    db = tmp_path / "store.db"
+    done = cli(["--db", f"sqlite:///{db}", "case", "import", target, "--json"])
+    assert done.returncode == 2
+    assert names in one_error_line(done.stderr)
+    assert json.loads(done.stdout)["error"]["code"] == "unreadable_file"
+    if setup != "header":
+        assert not db.exists()  # refused before the database was touched
+
+
+def test_import_needs_a_file(cli: Runner, tmp_path: Path, sqlite_db: str) -> None:
+    done = cli(["--db", sqlite_db, "case", "import"])
+    assert done.returncode == 2
+    assert "FILE" in one_error_line(done.stderr)

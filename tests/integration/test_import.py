@@ -1,0 +1,443 @@
+"""`caseflow case import` through the importer service, on SQLite and on PostgreSQL.
+
+The yardstick: a case imported with its history must be stored exactly as the same case opened
+and advanced one event at a time through `flows.services` (every column, every clock cycle,
+every event and its hash), and a bad record must leave nothing behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from flows import importer, services
+from flows.context import Bureau
+from flows.importer import ImportReport
+from models.tables import cases, clock_cycles, events, ref_counters
+from states.casetypes import CASE_TYPES
+
+NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
+SYSTEM_TRIGGERS = {
+    t.trigger for ct in CASE_TYPES.values() for t in ct.transitions if t.actor == "system"
+}
+
+
+def ev(trigger: str, on: str, attrs: Mapping[str, object] | None = None,
+       reason: str | None = None, by: str | None = None) -> dict[str, object]:
+    event: dict[str, object] = {"trigger": trigger, "on": on}
+    if attrs:
+        event["attrs"] = dict(attrs)
+    if reason:
+        event["reason"] = reason
+    if by:
+        event["by"] = by
+    return event
+
+
+# Whole histories of the three types; dates follow the official 2024 calendar.
+HISTORIES: list[dict[str, Any]] = [
+    {"type": "reconsideration", "on": "2024-09-27", "attrs": {"applicant": "张三"},
+     "by": "clerk-a", "events": [
+         # review ran out on 10-10 (5 working days, National Day off): 视为受理
+         ev("deem_accepted", "2024-10-10"),
+         ev("send_copy", "2024-10-11"),
+         ev("receive_reply", "2024-10-21", by="clerk-b"),
+         ev("suspend", "2024-10-25", {"ground": 1}),
+         ev("resume", "2024-11-20"),
+         ev("extend", "2024-11-21", {"days": 20}, by="chief-c"),
+         ev("decide", "2024-12-20", {"decision": "maintain"}),
+     ]},
+    {"type": "reconsideration", "on": "2024-03-04", "attrs": {"respondent": "区市场监管局"},
+     "by": "clerk-a", "events": [
+         ev("request_supplement", "2024-03-05"),
+         ev("receive_supplement", "2024-03-12"),
+         ev("accept", "2024-03-14", {"procedure": "simplified"}),
+         ev("send_copy", "2024-03-15"),
+         ev("convert_to_ordinary", "2024-03-20", by="chief-c"),
+         ev("withdraw", "2024-04-02"),
+     ]},
+    {"type": "reconsideration", "on": "2024-05-06", "events": [
+        ev("reject", "2024-05-08", reason="不属于行政复议范围"),
+    ]},
+    {"type": "reconsideration", "on": "2024-12-02", "by": "clerk-d"},  # still in review
+    {"type": "legal_aid", "on": "2024-04-01", "attrs": {"matter": "labor", "applicant": "李四"},
+     "by": "clerk-e", "events": [
+         ev("request_materials", "2024-04-02"),
+         ev("receive_materials", "2024-04-09"),
+         ev("approve", "2024-04-10"),
+         ev("assign", "2024-04-11", {"lawyer": "L7"}),
+         ev("decline_assignment", "2024-04-12", reason="利益冲突"),
+         ev("assign", "2024-04-12", {"lawyer": "L9"}),
+         ev("engage", "2024-04-15"),
+         ev("conclude", "2024-07-01", {"outcome": "调解成功"}),
+         ev("close", "2024-07-10"),
+     ]},
+    {"type": "legal_aid", "on": "2024-06-03",
+     "attrs": {"channel": "notification", "notifier": "区法院"}, "events": [
+         ev("assign", "2024-06-04", {"lawyer": "L2"}),
+         ev("engage", "2024-06-06"),
+     ]},
+    {"type": "legal_aid", "on": "2024-08-01", "events": [
+        ev("request_materials", "2024-08-02"),
+        ev("deem_withdrawn", "2024-08-19"),  # 15 calendar days: 08-17, a Saturday -> 08-19
+    ]},
+    {"type": "complaint", "on": "2024-02-19", "attrs": {"complainant": "王五",
+                                                        "subject_kind": "lawyer"},
+     "events": [
+         ev("accept", "2024-02-21"),
+         ev("extend", "2024-04-10", {"days": 30}, by="chief-c"),
+         ev("decide", "2024-05-06", {"outcome": "order_to_correct"}),
+         ev("reply", "2024-05-08"),
+     ]},
+]
+
+
+def with_refs(prefix: str, histories: Sequence[Mapping[str, Any]] = HISTORIES,
+              ) -> list[dict[str, Any]]:
+    return [{**h, "ref": f"{prefix}-{i}"} for i, h in enumerate(histories, start=1)]
+
+
+def jsonl(records: Sequence[Mapping[str, Any] | str]) -> str:
+    return "".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n"
+                   for r in records)
+
+
+def csv_text(records: Sequence[Mapping[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["type", "ref", "on", "attrs", "by", "events"])
+    for r in records:
+        writer.writerow([
+            r.get("type", ""), r.get("ref", ""), r.get("on", ""),
+            json.dumps(r["attrs"], ensure_ascii=False) if "attrs" in r else "",
+            r.get("by", ""),
+            json.dumps(r["events"], ensure_ascii=False) if "events" in r else "",
+        ])
+    return out.getvalue()
+
+
+def run_import(bureau: Bureau, tmp_path: Path, text: str, name: str = "cases.jsonl",
+               **kwargs: Any) -> ImportReport:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    kwargs.setdefault("by", "importer")
+    return importer.import_file(bureau, path, now=NOW, **kwargs)
+
+
+def through_services(bureau: Bureau, record: Mapping[str, Any], default_by: str) -> None:
+    """What a clerk would have done, one command at a time."""
+    by = record.get("by") or default_by
+    services.open_case(bureau, record["type"], on=date.fromisoformat(record["on"]),
+                       attrs=record.get("attrs"), ref=record["ref"], by=by, now=NOW)
+    for e in record.get("events", []):
+        system = e["trigger"] in SYSTEM_TRIGGERS
+        services.advance(bureau, record["ref"], e["trigger"], on=date.fromisoformat(e["on"]),
+                         attrs=e.get("attrs"), reason=e.get("reason"),
+                         by=e.get("by") or ("system" if system else by), now=NOW,
+                         by_system=system)
+
+
+def stored(engine: Engine, ref: str) -> dict[str, Any]:
+    """Everything stored about a case, without its row ids and reference."""
+    with engine.connect() as connection:
+        case = connection.execute(sa.select(cases).where(cases.c.ref == ref)).mappings().one()
+        cycle_rows = connection.execute(
+            sa.select(clock_cycles).where(clock_cycles.c.case_id == case["id"])
+            .order_by(clock_cycles.c.id)).mappings().all()
+        event_rows = connection.execute(
+            sa.select(events).where(events.c.case_id == case["id"])
+            .order_by(events.c.seq)).mappings().all()
+    drop = {"id", "case_id", "ref"}
+    return {
+        "case": {k: v for k, v in case.items() if k not in drop},
+        "cycles": [{k: v for k, v in r.items() if k not in drop} for r in cycle_rows],
+        "events": [{k: v for k, v in r.items() if k not in drop} for r in event_rows],
+    }
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as connection:
+        return {t.name: connection.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+                for t in (cases, events, clock_cycles, ref_counters)}
+
+
+def all_chains_verify(bureau: Bureau) -> bool:
+    checks = services.verify(bureau)
+    return bool(checks) and all(c.ok for c in checks)
+
+
+# -- the same as one at a time ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_import_stores_what_the_services_store(
+    bureau: Bureau, engine: Engine, tmp_path: Path, fmt: str
+) -> None:
+    for record in with_refs("SV"):
+        through_services(bureau, record, "importer")
+    imported = with_refs("IM")
+    text = jsonl(imported) if fmt == "jsonl" else csv_text(imported)
+    report = run_import(bureau, tmp_path, text, f"cases.{fmt}")
+
+    assert report.to_json() == {"imported": len(HISTORIES), "failed": 0, "dry_run": False,
+                                "errors": []}
+    for i in range(1, len(HISTORIES) + 1):
+        assert stored(engine, f"IM-{i}") == stored(engine, f"SV-{i}"), f"history {i}"
+    assert all_chains_verify(bureau)
+
+    # spot checks that the comparison compares something
+    deemed = stored(engine, "IM-1")
+    assert deemed["case"]["state"] == "decided"
+    assert deemed["case"]["admitted_on"] == date(2024, 10, 10)
+    assert deemed["case"]["version"] == deemed["case"]["last_seq"] == 8
+    assert [(e["trigger"], e["actor"], e["by"]) for e in deemed["events"][:3]] == [
+        ("open", "clerk", "clerk-a"), ("deem_accepted", "system", "system"),
+        ("send_copy", "clerk", "clerk-a")]
+    assert deemed["case"]["last_hash"] == deemed["events"][-1]["hash"]
+    withdrawn_la = stored(engine, "IM-7")
+    assert withdrawn_la["case"]["state"] == "withdrawn"
+    assert withdrawn_la["case"]["closed_on"] == date(2024, 8, 19)
+    assert stored(engine, "IM-4")["case"]["state"] == "received"
+
+
+def test_worker_processes_store_the_same_rows(
+    bureau: Bureau, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not importer.can_fork():
+        pytest.skip("worker processes need fork (Linux)")
+    monkeypatch.setattr(importer, "BATCH", 3)  # several tasks per worker
+    many = [h for _ in range(4) for h in HISTORIES]
+    serial = run_import(bureau, tmp_path, jsonl(with_refs("S", many)), workers=1, chunk_size=5)
+    parallel = run_import(bureau, tmp_path, jsonl(with_refs("P", many)) + "oops\n",
+                          workers=2, chunk_size=5)
+    assert serial.imported == parallel.imported == len(many)
+    assert [e.line for e in parallel.errors] == [len(many) + 1]
+    for i in range(1, len(many) + 1):
+        assert stored(engine, f"P-{i}") == stored(engine, f"S-{i}"), f"record {i}"
+    assert all_chains_verify(bureau)
+
+    # a problem found while reading (here, a CSV row) reaches the report whole
+    rows = csv_text(with_refs("C", HISTORIES[:4])) + "complaint,C-9,2024-02-19,,,,extra\n"
+    from_csv = run_import(bureau, tmp_path, rows, "cases.csv", workers=2)
+    assert from_csv.imported == 4
+    assert [(e.line, e.ref, e.allowed) for e in from_csv.errors] == [
+        (6, "C-9", ("type, ref, on, attrs, by, events",))]
+
+
+# -- bad records ------------------------------------------------------------------------------
+
+
+GOOD = {"type": "complaint", "on": "2024-02-19", "events": [ev("accept", "2024-02-21")]}
+
+
+def test_a_bad_record_keeps_nothing_of_itself_and_the_good_ones_stay(
+    bureau: Bureau, engine: Engine, tmp_path: Path
+) -> None:
+    bad_late = {"type": "reconsideration", "ref": "BAD-1", "on": "2024-09-27", "events": [
+        ev("accept", "2024-10-08"), ev("send_copy", "2024-10-09"),
+        ev("decide", "2024-10-01", {"decision": "maintain"})]}  # before the previous event
+    text = jsonl([
+        {**GOOD, "ref": "OK-1"},
+        "",
+        {**GOOD, "ref": "OK-2"},
+        bad_late,  # line 4
+        '{"type": "complaint", "on": ',  # line 5: not JSON
+        "   ",
+        {**GOOD, "ref": "OK-3"},
+        {"type": "complaint", "ref": "BAD-2", "on": "2024-02-19", "events": [
+            ev("accept", "2024-02-21"), ev("frobnicate", "2024-02-22")]},  # line 8
+    ])
+    report = run_import(bureau, tmp_path, text)
+
+    assert report.imported == 3
+    doc = report.to_json()
+    assert [(e["line"], e["ref"], e["error"]["code"]) for e in doc["errors"]] == [
+        (4, "BAD-1", "invalid_legal_date"),
+        (5, None, "invalid_record"),
+        (8, "BAD-2", "unknown_trigger"),
+    ]
+    late = doc["errors"][0]["error"]
+    assert late["message"].startswith("event 3 (decide on 2024-10-01): ")
+    assert late["allowed"] == ["on>=2024-10-09"]
+    assert "frobnicate" in doc["errors"][2]["error"]["message"]
+    assert "accept" in doc["errors"][2]["error"]["allowed"]
+    # nothing of the bad records: two events and one cycle for each good complaint, no more
+    assert counts(engine)["cases"] == 3
+    assert counts(engine)["events"] == 6
+    with engine.connect() as connection:
+        refs = connection.execute(sa.select(cases.c.ref).order_by(cases.c.ref)).scalars().all()
+    assert refs == ["OK-1", "OK-2", "OK-3"]
+    assert all_chains_verify(bureau)
+
+
+def test_csv_line_numbers_count_the_lines_a_quoted_cell_spans(
+    bureau: Bureau, tmp_path: Path
+) -> None:
+    text = (
+        "type,ref,on,attrs,by,events\n"
+        'complaint,C-1,2024-02-19,"{""matter"": ""失职"",\n ""complainant"": ""赵六""}",,\n'  # 2-3
+        "\n"
+        'complaint,C-2,2024-02-30,,,\n'  # line 5: no such date
+        'complaint,C-3,2024-02-19,{not json},,\n'  # line 6
+        'complaint,C-4,2024-02-19,,,,extra\n'  # line 7: one cell too many
+        'complaint,C-5,2024-02-19,,clerk-z,"[{""trigger"": ""accept"", ""on"": ""2024-02-21""}]"\n'
+    )
+    report = run_import(bureau, tmp_path, text, "cases.csv")
+    assert report.imported == 2
+    assert [(e.line, e.code) for e in report.errors] == [
+        (5, "invalid_record"), (6, "invalid_record"), (7, "invalid_record")]
+    assert services.get_case(bureau, "C-1").case.attrs == {"matter": "失职", "complainant": "赵六"}
+    assert services.get_case(bureau, "C-5").case.state == "investigating"
+
+
+@pytest.mark.parametrize(("record", "code", "names"), [
+    ({"type": "complaint", "on": "2024-02-19", "evnts": []}, "invalid_record", "evnts"),
+    ({"type": "complaint"}, "invalid_record", "on is missing"),
+    ({"type": "complaint", "on": "19.02.2024"}, "invalid_record", "19.02.2024"),
+    ({"type": "complaint", "on": "2024-02-19", "attrs": ["x"]}, "invalid_record", "attrs"),
+    ({"type": "complaint", "on": "2024-02-19", "attrs": {"matter": {"a": 1}}},
+     "invalid_record", "attrs.matter"),
+    ({"type": "complaint", "on": "2024-02-19", "attrs": {"matter": "a\u0000b"}},
+     "invalid_record", "NUL"),
+    ({"type": "complaint", "on": "2024-02-19", "events": {"trigger": "accept"}},
+     "invalid_record", "events"),
+    ({"type": "complaint", "on": "2024-02-19", "events": [{"trigger": "accept"}]},
+     "invalid_record", "event 1: on is missing"),
+    ({"type": "complaint", "on": "2024-02-19", "by": "x" * 81}, "invalid_record", "80"),
+    ({"type": "complaint", "ref": "A B", "on": "2024-02-19"}, "invalid_attribute", "A B"),
+    ({"type": "divorce", "on": "2024-02-19"}, "unknown_type", "divorce"),
+    ({"type": "complaint", "on": "2025-06-02"}, "invalid_legal_date", "future"),
+    ({"type": "complaint", "on": "2024-02-19", "events": [ev("accept", "2025-06-02")]},
+     "invalid_legal_date", "event 1 (accept on 2025-06-02)"),
+    ({"type": "complaint", "on": "2024-02-19", "attrs": {"subject_kind": "judge"}},
+     "invalid_attribute", "judge"),
+    ({"type": "reconsideration", "on": "2024-09-27", "events": [ev("deem_accepted",
+                                                                   "2024-10-09")]},
+     "clock_rule", "2024-10-10"),
+    ({"type": "reconsideration", "on": "2024-09-27", "events": [ev("reject", "2024-09-30")]},
+     "invalid_attribute", "reason"),
+    ('["a list"]', "invalid_record", "not a JSON object"),
+])
+def test_each_kind_of_bad_record_is_reported_and_not_kept(
+    bureau: Bureau, engine: Engine, tmp_path: Path,
+    record: dict[str, Any] | str, code: str, names: str,
+) -> None:
+    report = run_import(bureau, tmp_path, jsonl([{**GOOD, "ref": "OK-1"}, record]))
+    assert report.imported == 1
+    assert [(e.line, e.code) for e in report.errors] == [(2, code)]
+    assert names in report.errors[0].message
+    assert counts(engine)["cases"] == 1
+
+
+def test_a_file_that_is_not_an_import_file(bureau: Bureau, tmp_path: Path) -> None:
+    with pytest.raises(importer.UnreadableFile, match="colour"):
+        run_import(bureau, tmp_path, "type,on,colour\ncomplaint,2024-02-19,red\n", "x.csv")
+    with pytest.raises(importer.UnreadableFile, match="no 'on' column"):
+        run_import(bureau, tmp_path, "type,ref\ncomplaint,X\n", "x.csv")
+    with pytest.raises(importer.UnreadableFile, match="cannot read"):
+        importer.import_file(bureau, tmp_path / "absent.jsonl", now=NOW)
+    with pytest.raises(importer.UnreadableFile, match="cannot read"):
+        importer.import_file(bureau, tmp_path, now=NOW)
+
+
+# -- references -------------------------------------------------------------------------------
+
+
+def test_duplicate_references_in_the_database_and_in_the_file(
+    bureau: Bureau, engine: Engine, tmp_path: Path
+) -> None:
+    services.open_case(bureau, "complaint", on=date(2024, 1, 5), ref="CP-OLD", by="a", now=NOW)
+    text = jsonl([
+        {**GOOD, "ref": "CP-OLD"},  # taken in the database
+        {**GOOD, "ref": "CP-NEW"},
+        {**GOOD, "ref": "CP-NEW", "on": "2024-02-20"},  # taken earlier in the file
+        {**GOOD, "ref": "CP-X", "type": "nonesuch"},
+        {**GOOD, "ref": "CP-X"},  # named earlier, even though that record failed
+    ])
+    report = run_import(bureau, tmp_path, text)
+    assert report.imported == 1
+    errors = report.to_json()["errors"]
+    assert [(e["line"], e["ref"], e["error"]["code"]) for e in errors] == [
+        (1, "CP-OLD", "conflict"), (3, "CP-NEW", "conflict"), (4, "CP-X", "unknown_type"),
+        (5, "CP-X", "conflict")]
+    assert "line 2" in errors[1]["error"]["message"]
+    # the old case is untouched, the new one is the first record's
+    assert services.get_case(bureau, "CP-OLD").case.version == 1
+    assert services.get_case(bureau, "CP-NEW").case.opened_on == date(2024, 2, 19)
+    assert counts(engine)["cases"] == 2
+
+
+def test_generated_references_never_take_an_imported_one(
+    bureau: Bureau, tmp_path: Path
+) -> None:
+    first = services.open_case(bureau, "reconsideration", on=date(2024, 3, 1), by="a", now=NOW)
+    assert first.case.ref == "RC-2024-0001"
+    plain = {"type": "reconsideration", "on": "2024-03-04"}
+    text = jsonl([
+        plain,  # line 1: no reference: generated after every named one is known
+        {**plain, "ref": "RC-2024-0002"},
+        {**plain, "ref": "RC-2024-0003", "type": "nonesuch"},  # fails, but keeps its number
+        {**plain, "on": "2023-12-28"},
+        {"type": "legal_aid", "on": "2024-04-01"},
+    ])
+    report = run_import(bureau, tmp_path, text)
+    assert report.imported == 4
+    refs = sorted(c.case.ref for c in services.list_cases(bureau))
+    assert refs == ["LA-2024-0001", "RC-2023-0001", "RC-2024-0001", "RC-2024-0002",
+                    "RC-2024-0004"]
+    # later openings continue after them
+    after = services.open_case(bureau, "reconsideration", on=date(2024, 5, 6), by="a", now=NOW)
+    assert after.case.ref == "RC-2024-0005"
+
+
+def test_an_imported_number_moves_the_counter_past_it(bureau: Bureau, tmp_path: Path) -> None:
+    text = jsonl([{"type": "complaint", "on": "2024-02-19", "ref": "CP-2024-0412"},
+                  {"type": "complaint", "on": "2024-02-19", "ref": "CP-2024-0099"},
+                  {"type": "complaint", "on": "2024-02-19", "ref": "XX-2024-9999"}])
+    assert run_import(bureau, tmp_path, text).imported == 3
+    opened = services.open_case(bureau, "complaint", on=date(2024, 3, 1), by="a", now=NOW)
+    assert opened.case.ref == "CP-2024-0413"
+    again = run_import(bureau, tmp_path, jsonl([{"type": "complaint", "on": "2024-03-02"}]))
+    assert again.imported == 1
+    assert services.list_cases(bureau)[-1].case.ref == "CP-2024-0414"
+
+
+# -- dry run ----------------------------------------------------------------------------------
+
+
+def test_dry_run_checks_everything_and_writes_nothing(
+    bureau: Bureau, engine: Engine, tmp_path: Path
+) -> None:
+    services.open_case(bureau, "complaint", on=date(2024, 1, 5), ref="CP-OLD", by="a", now=NOW)
+    before = counts(engine)
+    records: list[Mapping[str, Any] | str] = [*with_refs("IM"), {**GOOD}, {**GOOD, "ref": "CP-OLD"},
+                                              "{broken"]
+    report = run_import(bureau, tmp_path, jsonl(records), dry_run=True)
+    assert report.to_json()["dry_run"] is True
+    assert report.imported == len(HISTORIES) + 1
+    assert [(e.line, e.code) for e in report.errors] == [
+        (len(HISTORIES) + 2, "conflict"), (len(HISTORIES) + 3, "invalid_record")]
+    assert counts(engine) == before
+
+    real = run_import(bureau, tmp_path, jsonl(records))
+    assert (real.imported, real.failed) == (report.imported, report.failed)
+    assert counts(engine)["cases"] == before["cases"] + real.imported
+
+
+def test_progress_is_reported_up_to_every_record(bureau: Bureau, tmp_path: Path) -> None:
+    seen: list[int] = []
+    records = [{**GOOD, "ref": f"P-{i}"} for i in range(600)] + [{**GOOD}] * 3 + ["x"]
+    report = run_import(bureau, tmp_path, jsonl(records), progress=seen.append, chunk_size=100)
+    assert report.imported == 603
+    assert seen == sorted(seen)
+    assert seen[-1] == 604
+    assert len(seen) >= 3
