@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from states.calendar import WorkCalendar, default_calendar
 from states.casetype import CaseType
@@ -23,6 +23,7 @@ from states.policy import apply_policy, parse_policy
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from deployments.settings import Settings
     from flows.context import Bureau
 
 DEFAULT_DB_URL = "sqlite:///caseflow.db"
@@ -36,6 +37,26 @@ class Runtime:
     policy_path: Path | None
 
     @cached_property
+    def settings(self) -> Settings:
+        """Everything else from the environment (imported only by the commands that need it)."""
+        from deployments.settings import Settings
+
+        return Settings(db_url=self.db_url, policy=self.policy_path)
+
+    @cached_property
+    def policy(self) -> Mapping[str, Any]:
+        """The bureau's policy document (TOML), empty when there is none."""
+        if self.policy_path is None:
+            return {}
+        try:
+            text = self.policy_path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidPolicy(
+                f"cannot read the policy file {self.policy_path}: {exc.strerror}"
+            ) from None
+        return parse_policy(text, origin=str(self.policy_path))
+
+    @cached_property
     def calendar(self) -> WorkCalendar:
         return default_calendar()
 
@@ -43,14 +64,7 @@ class Runtime:
     def types(self) -> Mapping[str, CaseType]:
         if self.policy_path is None:
             return CASE_TYPES
-        try:
-            text = self.policy_path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InvalidPolicy(
-                f"cannot read the policy file {self.policy_path}: {exc.strerror}"
-            ) from None
-        policy = parse_policy(text, origin=str(self.policy_path))
-        return apply_policy(CASE_TYPES, policy, origin=str(self.policy_path))
+        return apply_policy(CASE_TYPES, self.policy, origin=str(self.policy_path))
 
     def case_type(self, name: str) -> CaseType:
         return case_type(name, self.types)
@@ -74,6 +88,12 @@ class Runtime:
     def now(self) -> datetime:
         """The real clock: read here and nowhere else."""
         return datetime.now(UTC)
+
+    def install(self) -> None:
+        """Let flows (which take only plain parameters) reach this bureau and clock."""
+        from flows.context import install
+
+        install(lambda: self.bureau, self.now)
 
 
 def bootstrap(db_url: str | None = None, policy: str | None = None) -> Runtime:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
@@ -26,3 +27,34 @@ class Bureau:
 
     def case_type(self, name: str) -> CaseType:
         return case_type(name, self.types)
+
+
+# -- what flows run against ----------------------------------------------------------------
+# A Prefect flow's parameters must be plain values, so a flow cannot be handed the Bureau.
+# The composition root (deployments/) installs a factory for it, and for the real clock,
+# before any flow runs; flows ask for them here. Nothing is built until a flow asks.
+
+_bureau_factory: Callable[[], Bureau] | None = None
+_clock: Callable[[], datetime] | None = None
+_bureau: Bureau | None = None
+
+
+def install(bureau_factory: Callable[[], Bureau], clock: Callable[[], datetime]) -> None:
+    """Called by the composition root: how to build the bureau, and what time it is."""
+    global _bureau_factory, _clock, _bureau
+    _bureau_factory, _clock, _bureau = bureau_factory, clock, None
+
+
+def current_bureau() -> Bureau:
+    global _bureau
+    if _bureau is None:
+        if _bureau_factory is None:
+            raise RuntimeError("no bureau installed: run flows through deployments/")
+        _bureau = _bureau_factory()
+    return _bureau
+
+
+def current_time() -> datetime:
+    if _clock is None:
+        raise RuntimeError("no clock installed: run flows through deployments/")
+    return _clock()

@@ -121,3 +121,59 @@ events = EventRow.__table__  # type: ignore[attr-defined]
 clock_cycles = ClockCycleRow.__table__  # type: ignore[attr-defined]
 ref_counters = RefCounterRow.__table__  # type: ignore[attr-defined]
 metadata = SQLModel.metadata
+
+
+class EscalationRow(SQLModel, table=True):
+    """A rung a clock cycle reached (预警 / 逾期 / 严重逾期), recorded once per cycle and rung."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (
+        sa.UniqueConstraint("case_id", "clock", "cycle", "rung", name="uq_escalations_rung"),
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True,
+                                                              autoincrement=True))
+    case_id: int = Field(sa_column=sa.Column(BigId, sa.ForeignKey("cases.id"), nullable=False))
+    clock: str = Field(sa_column=sa.Column(sa.String(40), nullable=False))
+    cycle: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    rung: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
+    reached_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
+    due_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
+    alerted: bool = Field(sa_column=sa.Column(sa.Boolean, nullable=False))
+    caught_up: bool = Field(sa_column=sa.Column(sa.Boolean, nullable=False))
+    recorded_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+
+
+class AlertRow(SQLModel, table=True):
+    """An alert waiting to be sent, or sent (the outbox), written with its escalation.
+
+    Secrets are not stored: the route names the channel, and its URL and secret are resolved
+    from the policy when the alert is sent."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        sa.Index("ix_alerts_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True,
+                                                              autoincrement=True))
+    escalation_id: int = Field(sa_column=sa.Column(BigId, sa.ForeignKey("escalations.id"),
+                                                   nullable=False))
+    idempotency_key: str = Field(sa_column=sa.Column(sa.String(120), nullable=False,
+                                                     unique=True))
+    route: str = Field(sa_column=sa.Column(sa.String(80), nullable=False))
+    recipient: str = Field(sa_column=sa.Column(sa.String(40), nullable=False))
+    payload: dict[str, Any] = Field(default_factory=dict,
+                                    sa_column=sa.Column(JSONType, nullable=False))
+    status: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
+    attempts: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    next_attempt_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+    claimed_by: str | None = Field(default=None, sa_column=sa.Column(sa.String(80)))
+    claimed_until: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime))
+    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    sent_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime))
+    created_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+
+
+escalations = EscalationRow.__table__  # type: ignore[attr-defined]
+alerts = AlertRow.__table__  # type: ignore[attr-defined]

@@ -24,7 +24,7 @@ from models.errors import SchemaMissing
 from models.tables import metadata
 
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
-TABLES = {"cases", "events", "clock_cycles", "ref_counters"}
+TABLES = {"cases", "events", "clock_cycles", "ref_counters", "escalations", "alerts"}
 
 
 def alembic_head() -> str:

@@ -1,0 +1,70 @@
+"""`caseflow sweep`: deadline enforcement once (期限监督), as a Prefect flow.
+
+Where a Prefect API is configured (``PREFECT_API_URL``), or with ``--prefect``, the sweep runs as
+a tracked flow run (``--prefect`` without a server starts Prefect's temporary local one, which
+takes 5–20 s). Otherwise the very same flow body runs in-process, without importing Prefect,
+so a clerk's sweep of a small database answers at once.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import typer
+
+from deployments.cli.output import emit_json, json_option
+from deployments.cli.parsing import parse_instant
+from deployments.cli.state import runtime
+
+# Quiet, offline-friendly Prefect defaults (../shared/PREFECT-NOTES.md); the environment wins.
+PREFECT_DEFAULTS = {
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "PREFECT_SERVER_LOGGING_LEVEL": "CRITICAL",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+}
+
+
+def run_as_flow(ctx: typer.Context, flow_name: str, **parameters: Any) -> Any:
+    """Run one of flows.deadline_flows as a tracked Prefect flow run."""
+    for key, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    runtime(ctx).install()
+    from flows import deadline_flows
+
+    return getattr(deadline_flows, flow_name)(**parameters)
+
+
+def sweep(
+    ctx: typer.Context,
+    now_text: str = typer.Option(None, "--now", metavar="TIMESTAMP",
+                                 help="Enforce as of this instant (default: now)."),
+    prefect: bool = typer.Option(False, "--prefect",
+                                 help="Run as a tracked Prefect flow run even without a server."),
+    as_json: bool = json_option(),
+) -> None:
+    """Apply lapse effects, record escalations and queue alerts, once (a Prefect flow)."""
+    rt = runtime(ctx)
+    now = parse_instant(now_text, rt.now())
+    if prefect or rt.settings.prefect_api_url:
+        report: dict[str, Any] = run_as_flow(ctx, "deadline_sweep", now=now)
+    else:
+        from flows.sweep import sweep as run_sweep
+
+        report = run_sweep(rt.bureau, now).to_json()
+    if as_json:
+        emit_json(report)
+        return
+    typer.echo(f"sweep at {report['now']}: {len(report['lapsed'])} lapsed, "
+               f"{len(report['escalations'])} escalation(s), "
+               f"{report['alerts_queued']} alert(s) queued")
+    for item in report["lapsed"]:
+        typer.echo(f"  lapsed   {item['ref']} {item['clock']} -> {item['effect']} "
+                   f"(effective {item['effective_on']})")
+    for item in report["escalations"]:
+        mark = "alert" if item["alert"] else "caught up"
+        typer.echo(f"  {item['level']:<16} {item['ref']} {item['clock']} ({mark})")
+    for item in report["failures"]:
+        typer.echo(f"  failed   {item['ref']} {item['clock']}: {item['error']['message']}")

@@ -1,0 +1,190 @@
+"""Deadline enforcement (期限监督) as a service: gather -> decide (pure) -> apply.
+
+`sweep` gathers the running clock cycles that may be due soon or overdue at ``now`` (an indexed
+query up to `gather_horizon`), asks `states.escalation.evaluate` what the law and the bureau's
+rules say, and applies each decision in its own transaction:
+
+- a lapse fires its system trigger through `services.advance`, dated the period's last day
+  (视为受理 takes effect then, however late the sweep runs), recorded in the timeline;
+- the rungs of one cycle are recorded together with their alerts in the outbox, one alert per
+  recipient role; a rung already recorded (by an earlier or a concurrent sweep) is skipped by
+  its unique key, so running the same sweep twice changes nothing the second time.
+
+Lapses start new clocks dated in the past, which may already be due: the sweep gathers again
+after applying lapses, until a pass applies none. No Prefect here: the flow wraps this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import groupby
+from typing import Any
+
+from flows import services
+from flows.context import Bureau
+from models import deadlines
+from models.deadlines import GatheredCycle
+from states.calendar import legal_date
+from states.errors import CaseflowError
+from states.escalation import (
+    ClockOnCase,
+    Escalation,
+    Lapse,
+    Rung,
+    evaluate,
+    gather_horizon,
+    recipients,
+)
+
+SYSTEM = "system"
+MAX_PASSES = 10
+RouteFor = Callable[[str, str | None], str]
+
+
+def default_route(role: str, department: str | None) -> str:
+    """The outbox route of a recipient: the department's own where it has one (resolved when
+    the alert is sent), else the role's."""
+    return f"{department}/{role}" if department else role
+
+
+@dataclass
+class SweepReport:
+    now: datetime
+    lapsed: list[dict[str, Any]] = field(default_factory=list)
+    escalations: list[dict[str, Any]] = field(default_factory=list)
+    alerts_queued: int = 0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "now": self.now.isoformat(),
+            "lapsed": self.lapsed,
+            "escalations": self.escalations,
+            "alerts_queued": self.alerts_queued,
+            "failures": self.failures,
+        }
+
+
+def sweep(bureau: Bureau, now: datetime, *, route_for: RouteFor = default_route) -> SweepReport:
+    """Enforce every statutory clock at ``now``; idempotent for the same ``now``."""
+    report = SweepReport(now)
+    for _ in range(MAX_PASSES):
+        gathered = _gather(bureau, now)
+        decisions = evaluate(_clocks(bureau, gathered), now, bureau.calendar)
+        lapses = [d for d in decisions if isinstance(d, Lapse)]
+        rungs = [d for d in decisions if isinstance(d, Escalation)]
+        by_cycle = {(g.ref, g.cycle.clock, g.cycle.cycle): g for g in gathered}
+        for key, group in groupby(rungs, key=lambda e: (e.ref, e.clock, e.cycle)):
+            _record_rungs(bureau, by_cycle[key], list(group), now, route_for, report)
+        applied = sum(_apply_lapse(bureau, lapse, now, report) for lapse in lapses)
+        if not applied:
+            break
+    return report
+
+
+def _gather(bureau: Bureau, now: datetime) -> list[GatheredCycle]:
+    horizon = gather_horizon(bureau.types, now, bureau.calendar)
+    with bureau.unit_of_work(write=False) as uow:
+        return deadlines.gather(uow.connection, horizon)
+
+
+def _clocks(bureau: Bureau, gathered: list[GatheredCycle]) -> list[ClockOnCase]:
+    return [
+        ClockOnCase(
+            ref=g.ref,
+            case_type=g.case_type,
+            state=g.state,
+            spec=bureau.types[g.case_type].clock_map[g.cycle.clock],
+            cycle=g.cycle,
+            rungs_recorded=frozenset(Rung(r) for r in g.rungs),
+        )
+        for g in gathered
+        if g.case_type in bureau.types and g.cycle.clock in bureau.types[g.case_type].clock_map
+    ]
+
+
+def _apply_lapse(bureau: Bureau, lapse: Lapse, now: datetime, report: SweepReport) -> int:
+    try:
+        services.advance(bureau, lapse.ref, lapse.trigger, on=lapse.effective_on, by=SYSTEM,
+                         now=now, by_system=True)
+    except CaseflowError as error:  # e.g. the case moved on meanwhile: report it, go on
+        report.failures.append({"ref": lapse.ref, "clock": lapse.clock,
+                                "effect": lapse.trigger, "error": error.to_json()})
+        return 0
+    report.lapsed.append({"ref": lapse.ref, "clock": lapse.clock, "effect": lapse.trigger,
+                          "effective_on": lapse.effective_on.isoformat()})
+    return 1
+
+
+def _record_rungs(
+    bureau: Bureau,
+    gathered: GatheredCycle,
+    rungs: list[Escalation],
+    now: datetime,
+    route_for: RouteFor,
+    report: SweepReport,
+) -> None:
+    """One cycle's new rungs and their alerts, in one transaction."""
+    spec = bureau.types[gathered.case_type].clock_map[gathered.cycle.clock]
+    recorded: list[Escalation] = []
+    queued = 0
+    with bureau.unit_of_work() as uow:
+        for rung in rungs:
+            escalation_id = deadlines.record_escalation(
+                uow.connection, case_id=gathered.case_id, clock=rung.clock, cycle=rung.cycle,
+                rung=rung.rung.value, reached_on=rung.reached_on, due_on=rung.due_on,
+                alerted=rung.alert, caught_up=rung.caught_up, recorded_at=now,
+            )
+            if escalation_id is None:
+                continue
+            recorded.append(rung)
+            if rung.alert:
+                queued += deadlines.queue_alerts(uow.connection, [
+                    _alert_row(escalation_id, gathered, rung, spec.label, spec.basis, role,
+                               route_for(role, gathered.department), now)
+                    for role in recipients(rung.rung)
+                ])
+        uow.commit()
+    report.alerts_queued += queued
+    report.escalations.extend(
+        {"ref": r.ref, "clock": r.clock, "level": r.rung.value, "cycle": r.cycle,
+         "reached_on": r.reached_on.isoformat(), "alert": r.alert, "caught_up": r.caught_up}
+        for r in recorded
+    )
+
+
+def _alert_row(
+    escalation_id: int,
+    gathered: GatheredCycle,
+    rung: Escalation,
+    clock_label: str,
+    basis: str,
+    role: str,
+    route: str,
+    now: datetime,
+) -> dict[str, Any]:
+    key = f"{gathered.ref}:{rung.clock}:{rung.cycle}:{rung.rung.value}:{role}"
+    return {
+        "escalation_id": escalation_id,
+        "idempotency_key": key,
+        "route": route,
+        "recipient": role,
+        "payload": {
+            "ref": gathered.ref,
+            "case_type": gathered.case_type,
+            "clock": rung.clock,
+            "clock_label": clock_label,
+            "cycle": rung.cycle,
+            "rung": rung.rung.value,
+            "due_on": rung.due_on.isoformat(),
+            "reached_on": rung.reached_on.isoformat(),
+            "basis": basis,
+            "judged_on": legal_date(now).isoformat(),
+        },
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }

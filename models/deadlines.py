@@ -1,0 +1,132 @@
+"""Store queries and writes of deadline enforcement: gathering clocks, recording rungs, the outbox.
+
+Gathering uses the partial index on live cycles by due date, so a sweep reads only the cycles
+that can be due soon or overdue — never all open cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from models.repository import cycle_from_row
+from models.tables import alerts, cases, clock_cycles, escalations
+from states.clocks import Cycle, CycleStatus
+
+
+@dataclass(frozen=True, slots=True)
+class GatheredCycle:
+    """A running cycle with what the sweep needs of its case and the rungs already recorded."""
+
+    case_id: int
+    ref: str
+    case_type: str
+    state: str
+    department: str | None
+    cycle: Cycle
+    rungs: frozenset[str]
+
+
+def gather(connection: sa.Connection, horizon: date) -> list[GatheredCycle]:
+    """Running cycles due on or before ``horizon`` that have not reached their last rung."""
+    serious = (
+        sa.select(escalations.c.id)
+        .where(
+            escalations.c.case_id == clock_cycles.c.case_id,
+            escalations.c.clock == clock_cycles.c.clock,
+            escalations.c.cycle == clock_cycles.c.cycle,
+            escalations.c.rung == "overdue_serious",
+        )
+        .exists()
+    )
+    query = (
+        sa.select(clock_cycles, cases.c.ref, cases.c.type, cases.c.state, cases.c.department)
+        .join(cases, cases.c.id == clock_cycles.c.case_id)
+        .where(
+            # the same predicate as the partial index, so the index serves the query
+            clock_cycles.c.status.in_((CycleStatus.RUNNING.value, CycleStatus.PAUSED.value)),
+            clock_cycles.c.status == CycleStatus.RUNNING.value,
+            clock_cycles.c.due_on <= horizon,
+            ~serious,
+        )
+        .order_by(clock_cycles.c.case_id, clock_cycles.c.clock, clock_cycles.c.cycle)
+    )
+    rows = connection.execute(query).mappings().all()
+    recorded = _recorded_rungs(connection, {row["case_id"] for row in rows})
+    return [
+        GatheredCycle(
+            case_id=row["case_id"],
+            ref=row["ref"],
+            case_type=row["type"],
+            state=row["state"],
+            department=row["department"],
+            cycle=cycle_from_row(row),
+            rungs=frozenset(recorded.get((row["case_id"], row["clock"], row["cycle"]), ())),
+        )
+        for row in rows
+    ]
+
+
+def _recorded_rungs(
+    connection: sa.Connection, case_ids: Iterable[int]
+) -> dict[tuple[int, str, int], set[str]]:
+    found: dict[tuple[int, str, int], set[str]] = {}
+    ids = sorted(case_ids)
+    for start in range(0, len(ids), 500):
+        rows = connection.execute(
+            sa.select(escalations.c.case_id, escalations.c.clock, escalations.c.cycle,
+                      escalations.c.rung)
+            .where(escalations.c.case_id.in_(ids[start:start + 500]))
+        )
+        for r in rows:
+            found.setdefault((r.case_id, r.clock, r.cycle), set()).add(r.rung)
+    return found
+
+
+def _insert_ignoring_duplicates(connection: sa.Connection, table: sa.Table) -> Any:
+    dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+def record_escalation(
+    connection: sa.Connection,
+    *,
+    case_id: int,
+    clock: str,
+    cycle: int,
+    rung: str,
+    reached_on: date,
+    due_on: date,
+    alerted: bool,
+    caught_up: bool,
+    recorded_at: datetime,
+) -> int | None:
+    """Record a rung; None when it was recorded already (by this or a concurrent sweep)."""
+    statement = _insert_ignoring_duplicates(connection, escalations).returning(escalations.c.id)
+    return connection.execute(
+        statement,
+        {
+            "case_id": case_id,
+            "clock": clock,
+            "cycle": cycle,
+            "rung": rung,
+            "reached_on": reached_on,
+            "due_on": due_on,
+            "alerted": alerted,
+            "caught_up": caught_up,
+            "recorded_at": recorded_at,
+        },
+    ).scalar()
+
+
+def queue_alerts(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """Put alerts in the outbox (same transaction as their escalation)."""
+    if not rows:
+        return 0
+    connection.execute(_insert_ignoring_duplicates(connection, alerts), list(rows))
+    return len(rows)
