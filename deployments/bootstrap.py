@@ -14,10 +14,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from states.calendar import WorkCalendar, default_calendar
+from states.calendar import (
+    WorkCalendar,
+    YearData,
+    default_calendar,
+    packaged_years,
+    parse_calendar_data,
+)
 from states.casetype import CaseType
 from states.casetypes import CASE_TYPES, case_type
-from states.errors import InvalidPolicy
+from states.errors import InvalidCalendarData, InvalidPolicy
 from states.policy import apply_policy, parse_policy
 
 if TYPE_CHECKING:
@@ -27,6 +33,7 @@ if TYPE_CHECKING:
     from flows.context import Bureau
 
 DEFAULT_DB_URL = "sqlite:///caseflow.db"
+CALENDAR_DATA_ENV = "CASEFLOW_CALENDAR_DATA"
 
 
 @dataclass
@@ -57,8 +64,35 @@ class Runtime:
         return parse_policy(text, origin=str(self.policy_path))
 
     @cached_property
+    def calendar_data(self) -> Path | None:
+        """The bureau's extra calendar data file: ``CASEFLOW_CALENDAR_DATA`` (a path), if set."""
+        value = os.environ.get(CALENDAR_DATA_ENV, "").strip()
+        return Path(value) if value else None
+
+    @cached_property
+    def official_years(self) -> dict[int, YearData]:
+        """The official years every command counts on: the packaged data, overlaid with the
+        extra data file when there is one (its years replace the packaged ones)."""
+        years = packaged_years()
+        if self.calendar_data is not None:
+            years.update(read_calendar_data(self.calendar_data))
+        return years
+
+    @cached_property
     def calendar(self) -> WorkCalendar:
-        return default_calendar()
+        """The working-day calendar of every command.
+
+        The packaged data (chinesecalendar + ``states/data/calendar.toml``), overlaid with the
+        file named by ``CASEFLOW_CALENDAR_DATA`` (TOML, the format of ``states/data/calendar.toml``)
+        when that is set: a bureau can use the State Council's notice for a new year, or a
+        correction, the day it appears, without a new release. Every command then counts on it —
+        new clocks, pauses, extensions, the sweep and `caseflow calendar`. After setting it, run
+        `caseflow calendar reproject --data FILE` once so that clocks already running are
+        re-projected on it too. An unreadable or invalid file fails every command (exit 2).
+        """
+        if self.calendar_data is None:
+            return default_calendar()
+        return WorkCalendar(self.official_years)
 
     @cached_property
     def types(self) -> Mapping[str, CaseType]:
@@ -94,6 +128,16 @@ class Runtime:
         from flows.context import install
 
         install(lambda: self.bureau, self.now)
+
+
+def read_calendar_data(path: Path) -> dict[int, YearData]:
+    """The official years of a calendar data file (TOML), or `InvalidCalendarData`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise InvalidCalendarData(f"cannot read the calendar data file {path}: {reason}") from None
+    return parse_calendar_data(text, origin=str(path))
 
 
 def bootstrap(db_url: str | None = None, policy: str | None = None) -> Runtime:

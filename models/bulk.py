@@ -78,8 +78,8 @@ class _Params:
         self.get = operator.itemgetter(*self.names)
         self.convert: list[tuple[int, Callable[[Any], Any], dict[Any, Any] | None]] = [
             (i, p, {} if isinstance(table.c[name].type, sa.Date | UTCDateTime) else None)
-            for i, name in enumerate(self.names)
-            if (p := prepared.binds[name]) is not None
+            for i, (name, p) in enumerate(prepared.binds)
+            if p is not None
         ]
 
     def __call__(self, row: dict[str, Any]) -> Any:

@@ -12,6 +12,7 @@ import sqlite3
 import threading
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -31,9 +32,16 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def _json_dumps(value: Any) -> str:
+    # orjson: ~5x faster than the standard library on the hot path (attributes, clock changes)
+    return orjson.dumps(value).decode()
+
+
 def create_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url`` with the settings caseflow relies on."""
     url = normalize_url(url)
+    kwargs.setdefault("json_serializer", _json_dumps)
+    kwargs.setdefault("json_deserializer", orjson.loads)
     if url.startswith("sqlite"):
         engine = sa.create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs

@@ -106,9 +106,9 @@ def _change(connection: sa.Connection, alert_id: int, worker: str, **values: Any
 def mark_sent(
     connection: sa.Connection, alert_id: int, *, worker: str, attempts: int, now: datetime
 ) -> bool:
-    """The receiver accepted it: never sent again."""
+    """The receiver accepted it: never sent again. An earlier attempt's error stays visible."""
     return _change(connection, alert_id, worker, status=SENT, attempts=attempts, sent_at=now,
-                   last_error=None, claimed_until=None)
+                   claimed_until=None)
 
 
 def mark_retry(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,23 +32,22 @@ class Prepared:
         self.sql = compiled.string
         self.positional = bool(compiled.positional)
         self.names: tuple[str, ...] = tuple(compiled.positiontup or compiled.binds)
-        self.binds: dict[str, Processor] = {
-            name: compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-            for name in set(self.names)
-        }
+        self.binds: list[tuple[str, Processor]] = [
+            (name, _bind_processor(compiled.binds[name].type, dialect)) for name in self.names
+        ]
         if isinstance(statement, sa.Select):
             types = [column.type for column in statement.selected_columns]
         else:
             types = [d["type"] for d in getattr(statement, "returning_column_descriptions", ())]
-        self.results: list[Processor] = [
-            t.dialect_impl(dialect).result_processor(dialect, None) for t in types
-        ]
+        self.results: list[Processor] = [_result_processor(t, dialect) for t in types]
 
     def params(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-        converted = [
-            value if processor is None or value is None else processor(value)
-            for value, processor in ((values[n], self.binds[n]) for n in self.names)
-        ]
+        converted = []
+        for name, processor in self.binds:
+            value = values[name]
+            converted.append(
+                value if processor is None or value is None else processor(value)
+            )
         if self.positional:
             return converted
         return dict(zip(self.names, converted, strict=True))
@@ -79,6 +79,20 @@ class Prepared:
         count = int(cursor.rowcount)
         cursor.close()
         return count
+
+
+def _bind_processor(type_: Any, dialect: Dialect) -> Processor:
+    # SQLAlchemy stores SQLite dates as ISO text; its general-purpose processor checks and
+    # formats field by field, `date.isoformat` writes the same text several times faster.
+    if dialect.name == "sqlite" and type(type_) is sa.Date:
+        return date.isoformat
+    return type_.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
+
+
+def _result_processor(type_: Any, dialect: Dialect) -> Processor:
+    if dialect.name == "sqlite" and type(type_) is sa.Date:
+        return date.fromisoformat
+    return type_.dialect_impl(dialect).result_processor(dialect, None)  # type: ignore[no-any-return]
 
 
 class PreparedSet:

@@ -60,12 +60,16 @@ def cycle_values(case_id: int, cycle: Cycle) -> dict[str, Any]:
     }
 
 
+_STATUS = {s.value: s for s in CycleStatus}
+_UNIT = {u.value: u for u in Unit}
+
+
 def cycle_from_row(row: Mapping[str, Any]) -> Cycle:
     return Cycle(
         clock=row["clock"],
         cycle=row["cycle"],
-        status=CycleStatus(row["status"]),
-        unit=Unit(row["unit"]),
+        status=_STATUS[row["status"]],
+        unit=_UNIT[row["unit"]],
         days=row["days"],
         started_on=row["started_on"],
         resumed_on=row["resumed_on"],

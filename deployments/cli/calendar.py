@@ -1,8 +1,11 @@
-"""`caseflow calendar`: the official working-day calendar and legal period arithmetic."""
+"""`caseflow calendar`: the official working-day calendar, legal period arithmetic, and
+re-projecting running clocks when the calendar data changes."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -10,7 +13,7 @@ from deployments.cli.output import emit_json, json_option
 from deployments.cli.parsing import parse_date, parse_days, parse_unit
 from deployments.cli.state import runtime
 from states.calendar import FIRST_YEAR, LAST_YEAR
-from states.errors import CalendarRangeError
+from states.errors import CalendarRangeError, InvalidCalendarData
 
 app = typer.Typer(help="China's official working-day calendar (法定工作日) and due dates.",
                   no_args_is_help=True)
@@ -58,3 +61,49 @@ def is_workday(
         emit_json({"date": day.isoformat(), "workday": working, "provisional": provisional})
         return
     typer.echo("yes" if working else "no")
+
+
+@app.command("reproject")
+def reproject(
+    ctx: typer.Context,
+    data: str = typer.Option(..., "--data", metavar="FILE",
+                             help="Calendar data (TOML, the format of states/data/calendar.toml)."),
+    on: str = typer.Option(None, "--on", metavar="DATE",
+                           help="Legal date of the update (default: today)."),
+    as_json: bool = json_option(),
+) -> None:
+    """Re-project the running clocks of the database on new calendar data (a new year's notice
+    or a correction), each case's change recorded as a system event `recalendar`."""
+    from deployments.bootstrap import read_calendar_data
+    from flows.recalendar import reproject_clocks
+    from states.calendar import WorkCalendar
+
+    path = Path(data)
+    extra = read_calendar_data(path)
+    if not extra:
+        raise InvalidCalendarData(f"{path}: no [years.YYYY] table, nothing to re-project")
+    outside = sorted(year for year in extra if not FIRST_YEAR <= year <= LAST_YEAR)
+    if outside:
+        raise CalendarRangeError(outside[0], FIRST_YEAR, LAST_YEAR)
+    rt = runtime(ctx)
+    day = parse_date(on, "--on") if on is not None else None
+    calendar = WorkCalendar({**rt.official_years, **extra})
+    source = "; ".join(sorted({year.source for year in extra.values()}))
+    report: dict[str, Any] = reproject_clocks(
+        rt.bureau, calendar, years=sorted(extra), now=rt.now(), on=day, source=source
+    ).to_json()
+    if as_json:
+        emit_json(report)
+        return
+    years = ", ".join(str(year) for year in report["years"])
+    typer.echo(f"calendar data for {years} on {report['on']}: {len(report['changed'])} "
+               f"clock(s) re-projected on {report['events']} case(s) "
+               f"({report['cases']} case(s), {report['cycles']} live clock(s) examined)")
+    for item in report["changed"]:
+        typer.echo(f"  {item['ref']} {item['clock']}#{item['cycle']} "
+                   f"{item['from']} -> {item['to']}")
+    for item in report["failures"]:
+        typer.echo(f"  failed {item['ref']}: {item['error']['message']}")
+    if rt.calendar_data is None or rt.calendar_data.resolve() != path.resolve():
+        sys.stderr.write(f"note: set CASEFLOW_CALENDAR_DATA={path} (or add its years to "
+                         "states/data/calendar.toml) so that every command counts on this data\n")
