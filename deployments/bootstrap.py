@@ -7,7 +7,7 @@ built at import time, so `caseflow calendar …` pays only for what it uses.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -106,11 +106,34 @@ class Runtime:
     @cached_property
     def engine(self) -> Engine:
         """The database, migrated to head (an empty SQLite file is migrated on first use)."""
-        from models.engine import create_engine
         from models.schema import ensure_schema
 
-        engine = create_engine(self.db_url)
-        ensure_schema(engine)
+        return self.open_database(ensure_schema)
+
+    def open_database(self, prepare: Callable[[Engine], object]) -> Engine:
+        """An engine on the database URL, after ``prepare`` (migrate, check) has run on it.
+
+        A URL that cannot be used, or a database that cannot be reached, is one clear error
+        (`DatabaseUnavailable`), never a driver's traceback."""
+        import sqlalchemy.exc
+
+        from models.engine import create_engine
+        from models.errors import DatabaseUnavailable
+
+        try:
+            engine = create_engine(self.db_url)
+            prepare(engine)
+        except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError) as exc:
+            raise DatabaseUnavailable(
+                f"the database URL {self.db_url!r} is not usable: {exc}",
+                ["sqlite:///PATH", "postgresql+psycopg://USER@HOST:PORT/DB"],
+            ) from None
+        except sqlalchemy.exc.OperationalError as exc:
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            raise DatabaseUnavailable(
+                f"cannot open the database at {self.db_url!r}: {reason}",
+                ["--db URL", "CASEFLOW_DB_URL"],
+            ) from None
         return engine
 
     @cached_property

@@ -17,11 +17,15 @@ from models.chain import GENESIS, link
 from models.errors import Conflict
 from models.repository import StoredCase
 from states.calendar import legal_date
-from states.errors import InvalidAttribute, InvalidLegalDate
+from states.errors import InvalidAttribute, InvalidLegalDate, NotFound
 from states.machine import allowed_triggers, fire
 from states.machine import open_case as open_in_domain
 
 MAX_REF_LENGTH = 40
+
+
+class UnknownState(NotFound):
+    code = "unknown_state"
 
 
 def _not_in_future(on: date, now: datetime) -> None:
@@ -116,7 +120,8 @@ def get_case(bureau: Bureau, ref: str) -> StoredCase:
 def triggers_now(bureau: Bureau, ref: str) -> list[str]:
     """The triggers a person may fire on the case now."""
     stored = get_case(bureau, ref)
-    return allowed_triggers(bureau.case_type(stored.case.type), stored.case.state)
+    case = stored.case
+    return allowed_triggers(bureau.case_type(case.type), case.state, attrs=case.attrs)
 
 
 def timeline(bureau: Bureau, ref: str) -> list[dict[str, object]]:
@@ -134,8 +139,12 @@ def list_cases(
     overdue_on: date | None = None,
     limit: int | None = None,
 ) -> list[StoredCase]:
-    if case_type is not None:
-        bureau.case_type(case_type)  # an unknown type is an error, not an empty list
+    # unknown names are errors, not empty lists
+    types = [bureau.case_type(case_type)] if case_type is not None else list(bureau.types.values())
+    if state is not None:
+        states = sorted({s.name for t in types for s in t.states})
+        if state not in states:
+            raise UnknownState(f"no case type here has a state {state!r}", states)
     with bureau.unit_of_work(write=False) as uow:
         return repository.find(
             uow.connection, case_type=case_type, state=state, overdue_on=overdue_on, limit=limit

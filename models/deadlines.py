@@ -54,9 +54,14 @@ def gather(connection: sa.Connection, horizon: date) -> list[GatheredCycle]:
             clock_cycles.c.due_on <= horizon,
             ~serious,
         )
-        .order_by(clock_cycles.c.case_id, clock_cycles.c.clock, clock_cycles.c.cycle)
+        # No ORDER BY: to return rows in (case_id, clock, cycle) order SQLite prefers walking
+        # the whole unique index of clock_cycles over the partial index on due_on, which makes
+        # every sweep read every cycle ever stored. The few rows gathered are sorted here.
     )
-    rows = connection.execute(query).mappings().all()
+    rows = sorted(
+        connection.execute(query).mappings().all(),
+        key=lambda row: (row["case_id"], row["clock"], row["cycle"]),
+    )
     recorded = _recorded_rungs(connection, {row["case_id"] for row in rows})
     return [
         GatheredCycle(

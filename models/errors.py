@@ -5,6 +5,7 @@
     │   └── CaseNotFound        no case with that reference
     ├── Conflict                another writer got there first (stale --expect-version)
     ├── SchemaMissing           the database has not been migrated
+    ├── DatabaseUnavailable     the URL cannot be used, or the database cannot be reached
     └── IntegrityFailure        the event hash chain does not verify
 """
 
@@ -30,3 +31,7 @@ class SchemaMissing(InvalidInput):
 
 class IntegrityFailure(CaseflowError):
     code = "integrity_failure"
+
+
+class DatabaseUnavailable(InvalidInput):
+    code = "database_unavailable"

@@ -95,13 +95,37 @@ def machine_for(case_type: CaseType) -> Machine:
         return cached[1]
 
 
-def allowed_triggers(case_type: CaseType, state: str, *, by_system: bool = False) -> list[str]:
-    """The triggers that may fire from ``state``; a person never fires system triggers."""
+def allowed_triggers(
+    case_type: CaseType,
+    state: str,
+    *,
+    by_system: bool = False,
+    attrs: Mapping[str, object] | None = None,
+) -> list[str]:
+    """The triggers that may fire from ``state``; a person never fires system triggers.
+
+    With the case's ``attrs``, triggers whose attribute requirements fail are left out too
+    (no conversion of an ordinary case, no extension where the clock cannot be extended).
+    """
     names = machine_for(case_type).get_triggers(state)
-    return sorted(
-        n for n in names
-        if by_system or case_type.triggers[n][0].actor is not Actor.SYSTEM
-    )
+    allowed = []
+    for name in names:
+        spec = case_type.transition_from(name, state)
+        if spec is None or (spec.actor is Actor.SYSTEM and not by_system):
+            continue
+        if attrs is not None and not _attrs_allow(case_type, spec, attrs):
+            continue
+        allowed.append(name)
+    return sorted(allowed)
+
+
+def _attrs_allow(case_type: CaseType, spec: TransitionSpec, attrs: Mapping[str, object]) -> bool:
+    required = dict(spec.requires)
+    if spec.extends is not None:
+        rule = case_type.clock_map[spec.extends].extension
+        if rule is not None:
+            required.update(rule.when)
+    return all(str(attrs.get(key)) in values for key, values in required.items())
 
 
 def parse_attrs(

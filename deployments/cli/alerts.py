@@ -18,32 +18,47 @@ import typer
 
 from deployments.cli.output import UsageProblem, emit_json, json_option
 from deployments.cli.state import runtime
-from states.errors import InvalidPolicy
 
 if TYPE_CHECKING:
     from deployments.bootstrap import Runtime
+    from flows.delivery import DeliverySettings
     from flows.routes import Route
 
 app = typer.Typer(help="Alerts (预警提醒): deliver queued alerts, list sent and failed ones.",
                   no_args_is_help=True)
 
 USER_AGENT = "caseflow-alerts/0.1"
+DEFAULT_BATCH = 20  # flows.delivery.DEFAULT_BATCH, without importing it for `--help`
 
 
 def _routes(rt: Runtime) -> dict[str, Route]:
-    """The policy's alert routes with their secrets; ``{}`` without a policy file."""
+    """The policy's alert routes, their secrets from the environment; ``{}`` without any."""
     from flows.routes import parse_routes, resolve_routes
-    from states.policy import parse_policy
 
-    if rt.policy_path is None:
-        return {}
-    origin = str(rt.policy_path)
-    try:
-        text = rt.policy_path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidPolicy(f"cannot read the policy file {origin}: {exc.strerror}") from None
-    specs = parse_routes(parse_policy(text, origin=origin), origin=origin)
+    origin = str(rt.policy_path) if rt.policy_path is not None else "policy"
+    specs = parse_routes(rt.policy, origin=origin)
     return resolve_routes(specs, os.environ, origin=origin)
+
+
+def _settings(
+    rt: Runtime, lease: float | None, timeout: float | None, batch: int
+) -> DeliverySettings:
+    """The options, else ``CASEFLOW_ALERT_LEASE`` / ``CASEFLOW_ALERT_TIMEOUT``, else defaults."""
+    from pydantic import ValidationError
+
+    from flows.delivery import DeliverySettings
+
+    try:
+        lease = rt.settings.alert_lease if lease is None else lease
+        timeout = rt.settings.alert_timeout if timeout is None else timeout
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        name = "CASEFLOW_" + "_".join(str(part) for part in problem["loc"]).upper()
+        raise UsageProblem(f"{name}: {problem['msg']}", ["seconds, e.g. 60"]) from None
+    try:
+        return DeliverySettings(batch=batch, lease=timedelta(seconds=lease), timeout=timeout)
+    except ValueError as exc:
+        raise UsageProblem(str(exc), [f"--lease > --timeout ({timeout:g})"]) from None
 
 
 def _worker_id() -> str:
@@ -54,32 +69,30 @@ def _worker_id() -> str:
 @app.command("deliver")
 def deliver(
     ctx: typer.Context,
-    lease: float = typer.Option(300.0, "--lease", metavar="SECONDS", min=1.0,
-                                help="How long a claimed batch is ours; after a crash its "
-                                     "alerts are sent by the next run once it expires."),
-    timeout: float = typer.Option(10.0, "--timeout", metavar="SECONDS", min=0.1,
-                                  help="Timeout of one HTTP attempt."),
-    batch: int = typer.Option(20, "--batch", metavar="N", min=1,
+    lease: float = typer.Option(None, "--lease", metavar="SECONDS", min=1.0,
+                                help="How long a claimed batch is this run's; after a crash its "
+                                     "alerts go with the next run once it expires (default: "
+                                     "CASEFLOW_ALERT_LEASE, else 60)."),
+    timeout: float = typer.Option(None, "--timeout", metavar="SECONDS", min=0.1,
+                                  help="Timeout of one HTTP attempt (default: "
+                                       "CASEFLOW_ALERT_TIMEOUT, else 10)."),
+    batch: int = typer.Option(DEFAULT_BATCH, "--batch", metavar="N", min=1,
                               help="Alerts claimed at a time."),
     as_json: bool = json_option(),
 ) -> None:
     """Send the queued alerts that are due, once each; retry transient failures later."""
     import httpx
 
-    from flows.delivery import DeliverySettings
     from flows.delivery import deliver as deliver_alerts
 
-    try:
-        settings = DeliverySettings(batch=batch, lease=timedelta(seconds=lease),
-                                    timeout=timeout)
-    except ValueError as exc:
-        raise UsageProblem(str(exc), [f"--lease > --timeout ({timeout:g})"]) from None
     rt = runtime(ctx)
+    settings = _settings(rt, lease, timeout, batch)
     routes = _routes(rt)
     if not routes:
         typer.echo("caseflow: no alert routes in the policy ([alerts.routes] in --policy or "
                    "CASEFLOW_POLICY): nothing sent, alerts stay queued", err=True)
-    with httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT}) as client:
+    # trust_env: a bureau's intranet may reach the robots only through HTTPS_PROXY
+    with httpx.Client(timeout=settings.timeout, headers={"User-Agent": USER_AGENT}) as client:
         report = deliver_alerts(rt.bureau, client, routes, clock=rt.now, worker=_worker_id(),
                                 settings=settings, random=random.random)
     if as_json:
@@ -106,13 +119,17 @@ def list_(
     if as_json:
         emit_json(docs)
         return
-    from rich.console import Console
-    from rich.table import Table
+    from flows.alerts import RUNG_LABELS
 
-    table = Table("ref 案号", "clock 期限", "rung 级别", "recipient 对象", "route", "status 状态",
-                  "attempts 次数", "last error 最后错误", "next attempt 下次尝试")
+    # one line per alert and its error under it: readable at any terminal width
     for d in docs:
-        table.add_row(d["ref"], f"{d['clock']}#{d['cycle']}", d["rung"], d["recipient"],
-                      d["route"], d["status"], str(d["attempts"]), d["last_error"] or "",
-                      d["next_attempt_at"] if d["status"] == "pending" else "")
-    Console().print(table)
+        rung = f"{d['rung']} {RUNG_LABELS.get(d['rung'], '')}".strip()
+        typer.echo(f"{d['ref']}  {d['clock']}#{d['cycle']}  {rung}  → {d['route']}  "
+                   f"{d['status']}  attempts 次数 {d['attempts']}")
+        if d["last_error"]:
+            typer.echo(f"    last error 最后错误: {d['last_error']}")
+        if d["status"] == "pending" and d["attempts"]:
+            typer.echo(f"    next attempt 下次尝试: {d['next_attempt_at']}")
+        if d["sent_at"]:
+            typer.echo(f"    sent 已发送: {d['sent_at']}")
+    typer.echo(f"{len(docs)} alert(s)" + (" given up on (dead)" if failed else ""))

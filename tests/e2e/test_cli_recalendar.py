@@ -60,7 +60,7 @@ def test_reproject_moves_running_clocks_and_journals_them(cli, tmp_path: Path) -
         "years": [2027],
         "source": "TEST ONLY: fictional 2027 notice",
         "cases": 1,
-        "cycles": 1,
+        "cycles": 2,  # 审理期限 and 发送副本 (due in 2026, running overdue: it stays)
         "events": 1,
         "changed": [{"ref": REF, "clock": "decision", "cycle": 1,
                      "from": "2027-02-09", "to": "2027-02-12"}],

@@ -629,7 +629,10 @@ def test_list_cases_by_type_state_and_overdue(bureau: Bureau) -> None:
     assert refs(state="received") == [a, e]
     assert refs(case_type="reconsideration", state="received") == [a]
     assert refs(case_type="reconsideration", state="rejected") == [f]
-    assert refs(case_type="legal_aid", state="received") == []
+    # a state the type does not have is an error naming the type's states, not an empty list
+    with pytest.raises(services.UnknownState) as unknown:
+        refs(case_type="legal_aid", state="received")
+    assert "applied" in unknown.value.allowed and "received" not in unknown.value.allowed
     assert refs(limit=2) == [a, b]
     # overdue on a date: a clock running whose due date is before that date
     assert refs(overdue_on=d("2024-10-08")) == []

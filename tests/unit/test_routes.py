@@ -75,7 +75,7 @@ def test_no_alerts_section_means_no_routes() -> None:
 
 
 def test_an_unset_secret_variable_names_itself() -> None:
-    with pytest.raises(InvalidPolicy, match="CF_DING_SECRET.*not set"):
+    with pytest.raises(InvalidPolicy, match=r"CF_DING_SECRET.*not set"):
         routes(POLICY, {"CF_FUYI_SECRET": "x"})
 
 
