@@ -23,7 +23,7 @@ from states.calendar import (
 )
 from states.casetype import CaseType
 from states.casetypes import CASE_TYPES, case_type
-from states.errors import InvalidCalendarData, InvalidPolicy
+from states.errors import InvalidCalendarData, InvalidInput, InvalidPolicy
 from states.policy import apply_policy, parse_policy
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from deployments.settings import Settings
     from flows.context import Bureau
+    from flows.delivery import DeliveryKit
 
 DEFAULT_DB_URL = "sqlite:///caseflow.db"
 CALENDAR_DATA_ENV = "CASEFLOW_CALENDAR_DATA"
@@ -146,11 +147,55 @@ class Runtime:
         """The real clock: read here and nowhere else."""
         return datetime.now(UTC)
 
+    def delivery_kit(
+        self, *, lease: float | None = None, timeout: float | None = None, batch: int = 20
+    ) -> DeliveryKit:
+        """Routes from the policy (secrets from the environment), HTTP client, delivery
+        settings (options, else ``CASEFLOW_ALERT_LEASE`` / ``CASEFLOW_ALERT_TIMEOUT``)."""
+        import random
+        import secrets
+        import socket
+        from datetime import timedelta
+
+        import httpx
+        from pydantic import ValidationError
+
+        from flows.delivery import DeliveryKit, DeliverySettings
+        from flows.routes import parse_routes, resolve_routes
+
+        origin = str(self.policy_path) if self.policy_path is not None else "policy"
+        routes = resolve_routes(parse_routes(self.policy, origin=origin), os.environ,
+                                origin=origin)
+        try:
+            lease = self.settings.alert_lease if lease is None else lease
+            timeout = self.settings.alert_timeout if timeout is None else timeout
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            name = "CASEFLOW_" + "_".join(str(part) for part in problem["loc"]).upper()
+            raise InvalidInput(f"{name}: {problem['msg']}", ["seconds, e.g. 60"]) from None
+        try:
+            settings = DeliverySettings(batch=batch, lease=timedelta(seconds=lease),
+                                        timeout=timeout)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), [f"--lease > --timeout ({timeout:g})"]) from None
+        # unique per process and run: a claim held by a dead run is never mistaken for ours
+        worker = f"{socket.gethostname()[:48]}:{os.getpid()}:{secrets.token_hex(4)}"
+        user_agent = {"User-Agent": "caseflow-alerts/0.1"}
+        # trust_env (the default): a bureau's intranet may reach the robots only via a proxy
+        return DeliveryKit(
+            routes=routes,
+            client=lambda: httpx.Client(timeout=settings.timeout, headers=user_agent),
+            worker=worker,
+            settings=settings,
+            random=random.random,
+        )
+
     def install(self) -> None:
-        """Let flows (which take only plain parameters) reach this bureau and clock."""
+        """Let flows (which take only plain parameters) reach this bureau, clock and alert
+        routes."""
         from flows.context import install
 
-        install(lambda: self.bureau, self.now)
+        install(lambda: self.bureau, self.now, self.delivery_kit)
 
 
 def read_calendar_data(path: Path) -> dict[int, YearData]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -37,12 +38,19 @@ class Bureau:
 _bureau_factory: Callable[[], Bureau] | None = None
 _clock: Callable[[], datetime] | None = None
 _bureau: Bureau | None = None
+_delivery_factory: Callable[[], Any] | None = None
 
 
-def install(bureau_factory: Callable[[], Bureau], clock: Callable[[], datetime]) -> None:
-    """Called by the composition root: how to build the bureau, and what time it is."""
-    global _bureau_factory, _clock, _bureau
+def install(
+    bureau_factory: Callable[[], Bureau],
+    clock: Callable[[], datetime],
+    delivery_factory: Callable[[], Any] | None = None,
+) -> None:
+    """Called by the composition root: how to build the bureau, what time it is, and how to
+    build a `flows.delivery.DeliveryKit` (routes, HTTP client, settings) for alert delivery."""
+    global _bureau_factory, _clock, _bureau, _delivery_factory
     _bureau_factory, _clock, _bureau = bureau_factory, clock, None
+    _delivery_factory = delivery_factory
 
 
 def current_bureau() -> Bureau:
@@ -52,6 +60,12 @@ def current_bureau() -> Bureau:
             raise RuntimeError("no bureau installed: run flows through deployments/")
         _bureau = _bureau_factory()
     return _bureau
+
+
+def current_delivery_kit() -> Any:
+    if _delivery_factory is None:
+        raise RuntimeError("no delivery kit installed: run flows through deployments/")
+    return _delivery_factory()
 
 
 def current_time() -> datetime:

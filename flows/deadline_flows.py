@@ -14,7 +14,8 @@ from typing import Any
 
 from prefect import flow
 
-from flows.context import current_bureau, current_time
+from flows.context import current_bureau, current_delivery_kit, current_time
+from flows.delivery import deliver_with
 from flows.sweep import sweep
 
 
@@ -22,3 +23,9 @@ from flows.sweep import sweep
       "queue alerts (idempotent for the same `now`).")
 def deadline_sweep(now: datetime | None = None) -> dict[str, Any]:
     return sweep(current_bureau(), now or current_time()).to_json()
+
+
+@flow(name="deliver-alerts", description="Send queued alerts once each (WeCom, DingTalk, signed "
+      "webhooks); retry transient failures with backoff, never 4xx.")
+def deliver_alerts() -> dict[str, int]:
+    return deliver_with(current_bureau(), current_delivery_kit(), current_time).to_json()

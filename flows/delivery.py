@@ -86,6 +86,24 @@ class DeliverySettings:
                              f"than one attempt's timeout ({self.timeout:g} s)")
 
 
+@dataclass(frozen=True)
+class DeliveryKit:
+    """What a delivery pass needs besides the bureau, built by the composition root."""
+
+    routes: Mapping[str, Route]
+    client: Callable[[], httpx.Client]  # a new client; the pass closes it
+    worker: str
+    settings: DeliverySettings
+    random: Callable[[], float] | None = None
+
+
+def deliver_with(bureau: Bureau, kit: DeliveryKit, clock: Clock) -> DeliveryReport:
+    """One delivery pass with a kit (what the flow and the CLI run)."""
+    with kit.client() as client:
+        return deliver(bureau, client, kit.routes, clock=clock, worker=kit.worker,
+                       settings=kit.settings, random=kit.random)
+
+
 def deliver(
     bureau: Bureau,
     client: httpx.Client,

@@ -32,6 +32,15 @@ class GatheredCycle:
     rungs: frozenset[str]
 
 
+# The predicate of the partial index ix_cycles_live_due, spelled out as SQL text: a planner
+# may use a partial index only for a query whose WHERE clause implies the index's, and SQLite
+# cannot tell that ``status IN (?, ?)`` does (SQLAlchemy binds the values of ``in_``): it then
+# scans the whole table, every cycle ever stored, on every sweep.
+_LIVE_INDEX_PREDICATE = sa.text(
+    f"clock_cycles.status IN ('{CycleStatus.RUNNING.value}', '{CycleStatus.PAUSED.value}')"
+)
+
+
 def gather(connection: sa.Connection, horizon: date) -> list[GatheredCycle]:
     """Running cycles due on or before ``horizon`` that have not reached their last rung."""
     serious = (
@@ -48,15 +57,14 @@ def gather(connection: sa.Connection, horizon: date) -> list[GatheredCycle]:
         sa.select(clock_cycles, cases.c.ref, cases.c.type, cases.c.state, cases.c.department)
         .join(cases, cases.c.id == clock_cycles.c.case_id)
         .where(
-            # the same predicate as the partial index, so the index serves the query
-            clock_cycles.c.status.in_((CycleStatus.RUNNING.value, CycleStatus.PAUSED.value)),
+            _LIVE_INDEX_PREDICATE,
             clock_cycles.c.status == CycleStatus.RUNNING.value,
             clock_cycles.c.due_on <= horizon,
             ~serious,
         )
-        # No ORDER BY: to return rows in (case_id, clock, cycle) order SQLite prefers walking
-        # the whole unique index of clock_cycles over the partial index on due_on, which makes
-        # every sweep read every cycle ever stored. The few rows gathered are sorted here.
+        # No ORDER BY: to return rows in (case_id, clock, cycle) order SQLite walks the whole
+        # unique index of clock_cycles instead of the partial index on due_on, i.e. every
+        # cycle ever stored. The few rows gathered are sorted here instead.
     )
     rows = sorted(
         connection.execute(query).mappings().all(),

@@ -7,63 +7,20 @@ are built here, and `flows.delivery` receives them.
 
 from __future__ import annotations
 
-import os
-import random
-import secrets
-import socket
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import typer
 
-from deployments.cli.output import UsageProblem, emit_json, json_option
+from deployments.cli.output import emit_json, json_option
 from deployments.cli.state import runtime
 
 if TYPE_CHECKING:
-    from deployments.bootstrap import Runtime
-    from flows.delivery import DeliverySettings
-    from flows.routes import Route
+    pass
 
 app = typer.Typer(help="Alerts (预警提醒): deliver queued alerts, list sent and failed ones.",
                   no_args_is_help=True)
 
-USER_AGENT = "caseflow-alerts/0.1"
 DEFAULT_BATCH = 20  # flows.delivery.DEFAULT_BATCH, without importing it for `--help`
-
-
-def _routes(rt: Runtime) -> dict[str, Route]:
-    """The policy's alert routes, their secrets from the environment; ``{}`` without any."""
-    from flows.routes import parse_routes, resolve_routes
-
-    origin = str(rt.policy_path) if rt.policy_path is not None else "policy"
-    specs = parse_routes(rt.policy, origin=origin)
-    return resolve_routes(specs, os.environ, origin=origin)
-
-
-def _settings(
-    rt: Runtime, lease: float | None, timeout: float | None, batch: int
-) -> DeliverySettings:
-    """The options, else ``CASEFLOW_ALERT_LEASE`` / ``CASEFLOW_ALERT_TIMEOUT``, else defaults."""
-    from pydantic import ValidationError
-
-    from flows.delivery import DeliverySettings
-
-    try:
-        lease = rt.settings.alert_lease if lease is None else lease
-        timeout = rt.settings.alert_timeout if timeout is None else timeout
-    except ValidationError as exc:
-        problem = exc.errors()[0]
-        name = "CASEFLOW_" + "_".join(str(part) for part in problem["loc"]).upper()
-        raise UsageProblem(f"{name}: {problem['msg']}", ["seconds, e.g. 60"]) from None
-    try:
-        return DeliverySettings(batch=batch, lease=timedelta(seconds=lease), timeout=timeout)
-    except ValueError as exc:
-        raise UsageProblem(str(exc), [f"--lease > --timeout ({timeout:g})"]) from None
-
-
-def _worker_id() -> str:
-    """Unique per process and run: a claim held by a dead run is never mistaken for ours."""
-    return f"{socket.gethostname()[:48]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 @app.command("deliver")
@@ -81,20 +38,14 @@ def deliver(
     as_json: bool = json_option(),
 ) -> None:
     """Send the queued alerts that are due, once each; retry transient failures later."""
-    import httpx
-
-    from flows.delivery import deliver as deliver_alerts
+    from flows.delivery import deliver_with
 
     rt = runtime(ctx)
-    settings = _settings(rt, lease, timeout, batch)
-    routes = _routes(rt)
-    if not routes:
+    kit = rt.delivery_kit(lease=lease, timeout=timeout, batch=batch)
+    if not kit.routes:
         typer.echo("caseflow: no alert routes in the policy ([alerts.routes] in --policy or "
                    "CASEFLOW_POLICY): nothing sent, alerts stay queued", err=True)
-    # trust_env: a bureau's intranet may reach the robots only through HTTPS_PROXY
-    with httpx.Client(timeout=settings.timeout, headers={"User-Agent": USER_AGENT}) as client:
-        report = deliver_alerts(rt.bureau, client, routes, clock=rt.now, worker=_worker_id(),
-                                settings=settings, random=random.random)
+    report = deliver_with(rt.bureau, kit, rt.now)
     if as_json:
         emit_json(report.to_json())
         return

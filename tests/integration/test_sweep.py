@@ -283,7 +283,7 @@ def _open(on: str, ref: str, case_type: str, **attrs: Any) -> Act:
 HISTORY: tuple[Act, ...] = (
     # reconsideration
     _open("2024-09-10", "RC-1", "reconsideration"),  # review due 09-18: lapses before the window
-    _open("2024-09-18", "RC-2", "reconsideration"),  # review due 09-26: lapses in the window
+    _open("2024-09-18", "RC-2", "reconsideration"),  # review due 09-25: lapses in the window
     _open("2024-09-02", "RC-3", "reconsideration"),
     Act("2024-09-12", "RC-3", "accept", {"procedure": "simplified"}),  # late: due 09-09
     Act("2024-09-19", "RC-3", "send_copy"),  # late: 3 working days from 09-12 -> 09-18
@@ -609,3 +609,33 @@ def test_two_sweeps_at_once_record_everything_once(bureau: Bureau, db_url: str) 
         lapses_before = lapse_events(engine)
     assert len(lapses_before) == 7
     assert len(rungs_before) > 20
+
+
+# -- 6. the gather reads the live-cycle index, not every cycle ever stored ------------------
+
+
+def test_the_gather_uses_the_partial_index_of_live_cycles(bureau: Bureau) -> None:
+    """On SQLite the sweep's query must search ix_cycles_live_due by due date: a plan that
+    scans clock_cycles makes every sweep as slow as the whole history is long."""
+    engine = bureau.engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the plan of a tiny PostgreSQL table is a sequential scan whatever the query")
+    act_out(bureau, sweep_on=set(), until=d("2024-10-20"))
+    seen: list[tuple[str, Any]] = []
+
+    def spy(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "FROM clock_cycles JOIN cases" in statement:
+            seen.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", spy)
+    try:
+        report = sweep(bureau, at("2024-10-21"))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", spy)
+    assert report.lapsed and seen
+    with engine.connect() as connection:
+        for statement, parameters in seen:
+            plan = [row[3] for row in connection.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {statement}", parameters)]
+            assert any("clock_cycles USING INDEX ix_cycles_live_due" in step for step in plan), plan
+            assert not [step for step in plan if step.startswith("SCAN clock_cycles")], plan

@@ -1,0 +1,75 @@
+"""The deadline flows as real Prefect flow runs (a temporary Prefect server, once per session),
+on SQLite and PostgreSQL, and the deployments with their schedules."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from flows import context, services
+from flows.context import Bureau
+from flows.delivery import DeliveryKit, DeliverySettings
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    os.environ.setdefault("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect")))
+    for key, value in {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                       "PREFECT_LOGGING_LEVEL": "WARNING",
+                       "PREFECT_SERVER_LOGGING_LEVEL": "CRITICAL",
+                       "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"}.items():
+        os.environ.setdefault(key, value)
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+def test_the_sweep_flow_deems_acceptance_on_the_last_day_of_review(
+    prefect_server: None, bureau: Bureau
+) -> None:
+    from flows.deadline_flows import deadline_sweep
+
+    received = datetime(2024, 9, 27, 10, tzinfo=SH)
+    ref = services.open_case(bureau, "reconsideration", on=date(2024, 9, 27), by="clerk",
+                             now=received).case.ref
+    context.install(lambda: bureau, lambda: datetime(2024, 10, 14, 9, tzinfo=SH))
+    # no `now`: the flow takes the installed clock. 5 working days from Fri 09-27 end on
+    # 10-10 (09-29, 09-30 worked; 10-01..10-07 off; 10-08, 10-09, 10-10): deemed accepted
+    # then, although the sweep runs on 10-14.
+    report = deadline_sweep()
+    assert [(x["ref"], x["effect"], x["effective_on"]) for x in report["lapsed"]] == [
+        (ref, "deem_accepted", "2024-10-10")]
+    case = services.get_case(bureau, ref).case
+    assert case.state == "under_review" and case.admitted_on == date(2024, 10, 10)
+    decision = case.live_cycle("decision")
+    assert decision is not None and decision.started_on == date(2024, 10, 10)
+    assert deadline_sweep()["lapsed"] == []  # the same moment again: nothing
+
+
+def test_the_delivery_flow_runs_a_pass(prefect_server: None, bureau: Bureau) -> None:
+    import httpx
+
+    from flows.deadline_flows import deliver_alerts
+
+    kit = DeliveryKit(routes={}, client=httpx.Client, worker="test",
+                      settings=DeliverySettings())
+    context.install(lambda: bureau, lambda: datetime(2024, 10, 14, 9, tzinfo=SH), lambda: kit)
+    assert deliver_alerts() == {"sent": 0, "failed": 0, "pending": 0}
+
+
+def test_the_deployments_carry_their_schedules() -> None:
+    from deployments.serve import deployments
+
+    built = {d.name: d for d in deployments()}
+    assert set(built) == {"deadline-sweep", "deliver-alerts"}
+    crons = {name: sorted(s.schedule.cron for s in d.schedules) for name, d in built.items()}
+    assert crons == {"deadline-sweep": ["*/15 * * * *", "5 0 * * *"],
+                     "deliver-alerts": ["* * * * *"]}
+    assert {s.schedule.timezone for d in built.values() for s in d.schedules} == {SH.key}
