@@ -6,9 +6,10 @@ rules say, and applies each decision in its own transaction:
 
 - a lapse fires its system trigger through `services.advance`, dated the period's last day
   (视为受理 takes effect then, however late the sweep runs), recorded in the timeline;
-- the rungs of one cycle are recorded together with their alerts in the outbox, one alert per
-  recipient role; a rung already recorded (by an earlier or a concurrent sweep) is skipped by
-  its unique key, so running the same sweep twice changes nothing the second time.
+- rungs are recorded together with their alerts in the outbox (one alert per recipient role),
+  a batch of cycles per transaction; a rung already recorded (by an earlier or a concurrent
+  sweep) is skipped by its unique key, so running the same sweep twice changes nothing the
+  second time.
 
 Lapses start new clocks dated in the past, which may already be due: the sweep gathers again
 after applying lapses, until a pass applies none. No Prefect here: the flow wraps this.
@@ -40,6 +41,10 @@ from states.escalation import (
 
 SYSTEM = "system"
 MAX_PASSES = 10
+# Rungs are recorded for this many cycles per transaction: each rung row is idempotent by its
+# unique key and its alerts are queued in the same transaction, so a batch is as safe as one
+# cycle at a time, and one transaction per cycle measured 0.6 ms each (6 s for 10,000 cycles).
+CYCLES_PER_TRANSACTION = 200
 RouteFor = Callable[[str, str | None], str]
 
 
@@ -76,8 +81,13 @@ def sweep(bureau: Bureau, now: datetime, *, route_for: RouteFor = default_route)
         lapses = [d for d in decisions if isinstance(d, Lapse)]
         rungs = [d for d in decisions if isinstance(d, Escalation)]
         by_cycle = {(g.ref, g.cycle.clock, g.cycle.cycle): g for g in gathered}
-        for key, group in groupby(rungs, key=lambda e: (e.ref, e.clock, e.cycle)):
-            _record_rungs(bureau, by_cycle[key], list(group), now, route_for, report)
+        groups = [
+            (by_cycle[key], list(group))
+            for key, group in groupby(rungs, key=lambda e: (e.ref, e.clock, e.cycle))
+        ]
+        for start in range(0, len(groups), CYCLES_PER_TRANSACTION):
+            _record_rungs(bureau, groups[start:start + CYCLES_PER_TRANSACTION], now, route_for,
+                          report)
         applied = sum(_apply_lapse(bureau, lapse, now, report) for lapse in lapses)
         if not applied:
             break
@@ -120,32 +130,38 @@ def _apply_lapse(bureau: Bureau, lapse: Lapse, now: datetime, report: SweepRepor
 
 def _record_rungs(
     bureau: Bureau,
-    gathered: GatheredCycle,
-    rungs: list[Escalation],
+    groups: list[tuple[GatheredCycle, list[Escalation]]],
     now: datetime,
     route_for: RouteFor,
     report: SweepReport,
 ) -> None:
-    """One cycle's new rungs and their alerts, in one transaction."""
-    spec = bureau.types[gathered.case_type].clock_map[gathered.cycle.clock]
-    recorded: list[Escalation] = []
-    queued = 0
+    """Some cycles' new rungs and their alerts, in one transaction."""
+    rows = [
+        {"case_id": gathered.case_id, "clock": r.clock, "cycle": r.cycle, "rung": r.rung.value,
+         "reached_on": r.reached_on, "due_on": r.due_on, "alerted": r.alert,
+         "caught_up": r.caught_up, "recorded_at": now}
+        for gathered, rungs in groups
+        for r in rungs
+    ]
     with bureau.unit_of_work() as uow:
-        for rung in rungs:
-            escalation_id = deadlines.record_escalation(
-                uow.connection, case_id=gathered.case_id, clock=rung.clock, cycle=rung.cycle,
-                rung=rung.rung.value, reached_on=rung.reached_on, due_on=rung.due_on,
-                alerted=rung.alert, caught_up=rung.caught_up, recorded_at=now,
-            )
-            if escalation_id is None:
-                continue
-            recorded.append(rung)
-            if rung.alert:
-                queued += deadlines.queue_alerts(uow.connection, [
-                    _alert_row(escalation_id, gathered, rung, spec.label, spec.basis, role,
-                               route_for(role, gathered.department), now)
-                    for role in recipients(rung.rung)
-                ])
+        new = deadlines.record_escalations(uow.connection, rows)
+        recorded: list[Escalation] = []
+        alerts: list[dict[str, Any]] = []
+        for gathered, rungs in groups:
+            spec = bureau.types[gathered.case_type].clock_map[gathered.cycle.clock]
+            for rung in rungs:
+                escalation_id = new.get((gathered.case_id, rung.clock, rung.cycle,
+                                         rung.rung.value))
+                if escalation_id is None:  # recorded already, by an earlier or parallel sweep
+                    continue
+                recorded.append(rung)
+                if rung.alert:
+                    alerts.extend(
+                        _alert_row(escalation_id, gathered, rung, spec.label, spec.basis, role,
+                                   route_for(role, gathered.department), now)
+                        for role in recipients(rung.rung)
+                    )
+        queued = deadlines.queue_alerts(uow.connection, alerts)
         uow.commit()
     report.alerts_queued += queued
     report.escalations.extend(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,9 +36,9 @@ class GatheredCycle:
 # may use a partial index only for a query whose WHERE clause implies the index's, and SQLite
 # cannot tell that ``status IN (?, ?)`` does (SQLAlchemy binds the values of ``in_``): it then
 # scans the whole table, every cycle ever stored, on every sweep.
-_LIVE_INDEX_PREDICATE = sa.text(
-    f"clock_cycles.status IN ('{CycleStatus.RUNNING.value}', '{CycleStatus.PAUSED.value}')"
-)
+# Spelled as SQL text, literally the partial index's predicate: SQLite uses a partial index
+# only when the query repeats its WHERE term, and bound parameters do not count.
+_RUNNING_INDEX_PREDICATE = sa.text(f"clock_cycles.status = '{CycleStatus.RUNNING.value}'")
 
 
 def gather(connection: sa.Connection, horizon: date) -> list[GatheredCycle]:
@@ -57,8 +57,7 @@ def gather(connection: sa.Connection, horizon: date) -> list[GatheredCycle]:
         sa.select(clock_cycles, cases.c.ref, cases.c.type, cases.c.state, cases.c.department)
         .join(cases, cases.c.id == clock_cycles.c.case_id)
         .where(
-            _LIVE_INDEX_PREDICATE,
-            clock_cycles.c.status == CycleStatus.RUNNING.value,
+            _RUNNING_INDEX_PREDICATE,  # served by ix_cycles_running_due
             clock_cycles.c.due_on <= horizon,
             ~serious,
         )
@@ -106,35 +105,25 @@ def _insert_ignoring_duplicates(connection: sa.Connection, table: sa.Table) -> A
     return dialect.insert(table).on_conflict_do_nothing()
 
 
-def record_escalation(
-    connection: sa.Connection,
-    *,
-    case_id: int,
-    clock: str,
-    cycle: int,
-    rung: str,
-    reached_on: date,
-    due_on: date,
-    alerted: bool,
-    caught_up: bool,
-    recorded_at: datetime,
-) -> int | None:
-    """Record a rung; None when it was recorded already (by this or a concurrent sweep)."""
-    statement = _insert_ignoring_duplicates(connection, escalations).returning(escalations.c.id)
-    return connection.execute(
-        statement,
-        {
-            "case_id": case_id,
-            "clock": clock,
-            "cycle": cycle,
-            "rung": rung,
-            "reached_on": reached_on,
-            "due_on": due_on,
-            "alerted": alerted,
-            "caught_up": caught_up,
-            "recorded_at": recorded_at,
-        },
-    ).scalar()
+def record_escalations(
+    connection: sa.Connection, rows: Sequence[dict[str, Any]]
+) -> dict[tuple[int, str, int, str], int]:
+    """Record many rungs in one statement; returns the ids of those that were new, by
+    (case_id, clock, cycle, rung). Rungs recorded already (by this or a concurrent sweep) are
+    skipped by their unique key. Rows go in key order, so concurrent sweeps on PostgreSQL take
+    their row locks in the same order and cannot deadlock."""
+    if not rows:
+        return {}
+    ordered = sorted(rows, key=lambda r: (r["case_id"], r["clock"], r["cycle"], r["rung"]))
+    statement = (
+        _insert_ignoring_duplicates(connection, escalations)
+        .values(ordered)
+        .returning(escalations.c.id, escalations.c.case_id, escalations.c.clock,
+                   escalations.c.cycle, escalations.c.rung)
+    )
+    return {
+        (r.case_id, r.clock, r.cycle, r.rung): r.id for r in connection.execute(statement)
+    }
 
 
 def queue_alerts(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> int:

@@ -52,7 +52,8 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
         if database and database != ":memory:" and not database.startswith("file:"):
             _Checkpointer(engine, database).attach()
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # no pre-ping: it costs a round trip per unit of work; stale connections are recycled
+    kwargs.setdefault("pool_recycle", 1800)
     return sa.create_engine(url, **kwargs)
 
 

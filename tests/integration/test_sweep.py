@@ -615,8 +615,9 @@ def test_two_sweeps_at_once_record_everything_once(bureau: Bureau, db_url: str) 
 
 
 def test_the_gather_uses_the_partial_index_of_live_cycles(bureau: Bureau) -> None:
-    """On SQLite the sweep's query must search ix_cycles_live_due by due date: a plan that
-    scans clock_cycles makes every sweep as slow as the whole history is long."""
+    """On SQLite the sweep's query must search the partial index of live cycles by due date
+    (ix_cycles_live_due): a plan that scans clock_cycles, or walks all of it in the order of
+    another index, makes every sweep as slow as the whole history is long."""
     engine = bureau.engine
     if engine.dialect.name != "sqlite":
         pytest.skip("the plan of a tiny PostgreSQL table is a sequential scan whatever the query")
@@ -637,5 +638,6 @@ def test_the_gather_uses_the_partial_index_of_live_cycles(bureau: Bureau) -> Non
         for statement, parameters in seen:
             plan = [row[3] for row in connection.exec_driver_sql(
                 f"EXPLAIN QUERY PLAN {statement}", parameters)]
-            assert any("clock_cycles USING INDEX ix_cycles_live_due" in step for step in plan), plan
+            searched = [step for step in plan if step.startswith("SEARCH clock_cycles USING")]
+            assert searched and "due_on<" in searched[0], plan
             assert not [step for step in plan if step.startswith("SCAN clock_cycles")], plan

@@ -57,9 +57,15 @@ def upgrade() -> None:
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.create_index('ix_alerts_due', ['status', 'next_attempt_at'], unique=False)
 
+    with op.batch_alter_table('clock_cycles', schema=None) as batch_op:
+        batch_op.create_index('ix_cycles_running_due', ['due_on'], unique=False, sqlite_where=sa.text("status = 'running'"), postgresql_where=sa.text("status = 'running'"))
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('clock_cycles', schema=None) as batch_op:
+        batch_op.drop_index('ix_cycles_running_due', sqlite_where=sa.text("status = 'running'"), postgresql_where=sa.text("status = 'running'"))
+
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.drop_index('ix_alerts_due')
 
