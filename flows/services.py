@@ -7,9 +7,11 @@ Prefect here: flows call these, and so do the CLI and the API.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+
+from sqlalchemy import Connection
 
 from flows.context import Bureau
 from models import repository
@@ -17,7 +19,7 @@ from models.chain import GENESIS, link
 from models.errors import Conflict
 from models.repository import StoredCase
 from states.calendar import legal_date
-from states.errors import InvalidAttribute, InvalidLegalDate, NotFound
+from states.errors import CaseflowError, InvalidAttribute, InvalidLegalDate, NotFound
 from states.machine import allowed_triggers, fire
 from states.machine import open_case as open_in_domain
 
@@ -89,27 +91,78 @@ def advance(
     on = legal_date(now) if on is None else on
     _not_in_future(on, now)
     with bureau.unit_of_work() as uow:
-        stored = repository.load(uow.connection, ref, for_update=True)
-        if expect_version is not None and stored.case.version != expect_version:
-            raise Conflict(
-                f"case {ref} is at version {stored.case.version}, not {expect_version}; "
-                "it changed since you read it",
-                [f"--expect-version {stored.case.version}"],
-            )
-        fired = fire(
-            bureau.case_type(stored.case.type),
-            stored.case,
-            trigger,
-            on,
-            attrs=attrs,
-            reason=reason,
-            by=by,
-            by_system=by_system,
-            calendar=bureau.calendar,
-        )
-        stored = repository.append(uow.connection, stored, fired, recorded_at=now)
+        stored = _advance_in(uow.connection, bureau, ref, trigger, on, attrs, reason, by, now,
+                             expect_version, by_system)
         uow.commit()
     return stored
+
+
+def _advance_in(
+    connection: Connection,
+    bureau: Bureau,
+    ref: str,
+    trigger: str,
+    on: date,
+    attrs: Mapping[str, object] | None,
+    reason: str | None,
+    by: str,
+    now: datetime,
+    expect_version: int | None,
+    by_system: bool,
+) -> StoredCase:
+    stored = repository.load(connection, ref, for_update=True)
+    if expect_version is not None and stored.case.version != expect_version:
+        raise Conflict(
+            f"case {ref} is at version {stored.case.version}, not {expect_version}; "
+            "it changed since you read it",
+            [f"--expect-version {stored.case.version}"],
+        )
+    fired = fire(
+        bureau.case_type(stored.case.type),
+        stored.case,
+        trigger,
+        on,
+        attrs=attrs,
+        reason=reason,
+        by=by,
+        by_system=by_system,
+        calendar=bureau.calendar,
+    )
+    return repository.append(connection, stored, fired, recorded_at=now)
+
+
+@dataclass(frozen=True)
+class SystemAct:
+    """A trigger the system fires on a case with legal effect on a date (视为受理 and the like)."""
+
+    ref: str
+    trigger: str
+    on: date
+
+
+def apply_system_acts(
+    bureau: Bureau, acts: Sequence[SystemAct], *, now: datetime
+) -> list[StoredCase | CaseflowError]:
+    """Fire many system triggers in one transaction, each in a savepoint of its own: one that
+    is refused (the case moved on) rolls back alone and is returned as its error. Cases are
+    locked in reference order, so concurrent sweeps on PostgreSQL cannot deadlock."""
+    for act in acts:
+        _not_in_future(act.on, now)
+    results: dict[int, StoredCase | CaseflowError] = {}
+    order = sorted(range(len(acts)), key=lambda i: acts[i].ref)
+    with bureau.unit_of_work() as uow:
+        for i in order:
+            act = acts[i]
+            savepoint = uow.connection.begin_nested()
+            try:
+                results[i] = _advance_in(uow.connection, bureau, act.ref, act.trigger, act.on,
+                                         None, None, "system", now, None, True)
+                savepoint.commit()
+            except CaseflowError as error:
+                savepoint.rollback()
+                results[i] = error
+        uow.commit()
+    return [results[i] for i in range(len(acts))]
 
 
 def get_case(bureau: Bureau, ref: str) -> StoredCase:

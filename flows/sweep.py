@@ -4,7 +4,8 @@
 query up to `gather_horizon`), asks `states.escalation.evaluate` what the law and the bureau's
 rules say, and applies each decision in its own transaction:
 
-- a lapse fires its system trigger through `services.advance`, dated the period's last day
+- a lapse fires its system trigger through the services (`services.apply_system_acts`: a
+  batch of cases per transaction, each in a savepoint of its own), dated the period's last day
   (视为受理 takes effect then, however late the sweep runs), recorded in the timeline;
 - rungs are recorded together with their alerts in the outbox (one alert per recipient role),
   a batch of cycles per transaction; a rung already recorded (by an earlier or a concurrent
@@ -45,6 +46,8 @@ MAX_PASSES = 10
 # unique key and its alerts are queued in the same transaction, so a batch is as safe as one
 # cycle at a time, and one transaction per cycle measured 0.6 ms each (6 s for 10,000 cycles).
 CYCLES_PER_TRANSACTION = 200
+# Lapses likewise, each in a savepoint of its own (`services.apply_system_acts`).
+CASES_PER_TRANSACTION = 200
 RouteFor = Callable[[str, str | None], str]
 
 
@@ -88,7 +91,10 @@ def sweep(bureau: Bureau, now: datetime, *, route_for: RouteFor = default_route)
         for start in range(0, len(groups), CYCLES_PER_TRANSACTION):
             _record_rungs(bureau, groups[start:start + CYCLES_PER_TRANSACTION], now, route_for,
                           report)
-        applied = sum(_apply_lapse(bureau, lapse, now, report) for lapse in lapses)
+        applied = 0
+        for start in range(0, len(lapses), CASES_PER_TRANSACTION):
+            applied += _apply_lapses(bureau, lapses[start:start + CASES_PER_TRANSACTION], now,
+                                     report)
         if not applied:
             break
     return report
@@ -115,17 +121,22 @@ def _clocks(bureau: Bureau, gathered: list[GatheredCycle]) -> list[ClockOnCase]:
     ]
 
 
-def _apply_lapse(bureau: Bureau, lapse: Lapse, now: datetime, report: SweepReport) -> int:
-    try:
-        services.advance(bureau, lapse.ref, lapse.trigger, on=lapse.effective_on, by=SYSTEM,
-                         now=now, by_system=True)
-    except CaseflowError as error:  # e.g. the case moved on meanwhile: report it, go on
-        report.failures.append({"ref": lapse.ref, "clock": lapse.clock,
-                                "effect": lapse.trigger, "error": error.to_json()})
-        return 0
-    report.lapsed.append({"ref": lapse.ref, "clock": lapse.clock, "effect": lapse.trigger,
-                          "effective_on": lapse.effective_on.isoformat()})
-    return 1
+def _apply_lapses(
+    bureau: Bureau, lapses: list[Lapse], now: datetime, report: SweepReport
+) -> int:
+    """Fire the lapses' system triggers, dated the periods' last days (one savepoint each)."""
+    acts = [services.SystemAct(x.ref, x.trigger, x.effective_on) for x in lapses]
+    applied = 0
+    for lapse, result in zip(lapses, services.apply_system_acts(bureau, acts, now=now),
+                             strict=True):
+        if isinstance(result, CaseflowError):  # e.g. the case moved on meanwhile
+            report.failures.append({"ref": lapse.ref, "clock": lapse.clock,
+                                    "effect": lapse.trigger, "error": result.to_json()})
+            continue
+        applied += 1
+        report.lapsed.append({"ref": lapse.ref, "clock": lapse.clock, "effect": lapse.trigger,
+                              "effective_on": lapse.effective_on.isoformat()})
+    return applied
 
 
 def _record_rungs(

@@ -115,14 +115,15 @@ def record_escalations(
     if not rows:
         return {}
     ordered = sorted(rows, key=lambda r: (r["case_id"], r["clock"], r["cycle"], r["rung"]))
-    statement = (
-        _insert_ignoring_duplicates(connection, escalations)
-        .values(ordered)
-        .returning(escalations.c.id, escalations.c.case_id, escalations.c.clock,
-                   escalations.c.cycle, escalations.c.rung)
+    # executemany with RETURNING: SQLAlchemy batches it into multi-row statements it compiles
+    # once ("insertmanyvalues"); rows skipped as duplicates simply return nothing
+    statement = _insert_ignoring_duplicates(connection, escalations).returning(
+        escalations.c.id, escalations.c.case_id, escalations.c.clock, escalations.c.cycle,
+        escalations.c.rung
     )
     return {
-        (r.case_id, r.clock, r.cycle, r.rung): r.id for r in connection.execute(statement)
+        (r.case_id, r.clock, r.cycle, r.rung): r.id
+        for r in connection.execute(statement, ordered)
     }
 
 
