@@ -347,7 +347,7 @@ def sweep_once(path: Path, profile: bool) -> dict[str, Any]:
                 spent[name] += time.perf_counter() - t0
         return wrapper
 
-    for name in ("_gather", "evaluate", "_record_rungs", "_apply_lapse"):
+    for name in ("_gather", "evaluate", "_record_rungs", "_apply_lapses"):
         setattr(sweep_module, name, timed(name, getattr(sweep_module, name)))
     engine = create_engine(f"sqlite:///{path}")
     bureau = Bureau(engine, CASE_TYPES, default_calendar())
@@ -375,7 +375,7 @@ def sweep_once(path: Path, profile: bool) -> dict[str, Any]:
         "lapsed": len(report.lapsed), "escalations": len(report.escalations),
         "alerts_queued": report.alerts_queued, "failures": len(report.failures),
         "gather": spent["_gather"], "evaluate": spent["evaluate"],
-        "record_rungs": spent["_record_rungs"], "apply_lapses": spent["_apply_lapse"],
+        "record_rungs": spent["_record_rungs"], "apply_lapses": spent["_apply_lapses"],
         "profile": top,
     }
 
