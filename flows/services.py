@@ -143,9 +143,11 @@ class SystemAct:
 def apply_system_acts(
     bureau: Bureau, acts: Sequence[SystemAct], *, now: datetime
 ) -> list[StoredCase | CaseflowError]:
-    """Fire many system triggers in one transaction, each in a savepoint of its own: one that
-    is refused (the case moved on) rolls back alone and is returned as its error. Cases are
-    locked in reference order, so concurrent sweeps on PostgreSQL cannot deadlock."""
+    """Fire many system triggers in one transaction; one that is refused (the case moved on)
+    is returned as its error and the others go on. No savepoint is needed for that: every
+    refusal is raised before its case is written (the domain refuses before `append`, and
+    `append` refuses a stale version with its first statement, which then changed nothing).
+    Cases are locked in reference order, so concurrent sweeps on PostgreSQL cannot deadlock."""
     for act in acts:
         _not_in_future(act.on, now)
     results: dict[int, StoredCase | CaseflowError] = {}
@@ -153,13 +155,10 @@ def apply_system_acts(
     with bureau.unit_of_work() as uow:
         for i in order:
             act = acts[i]
-            savepoint = uow.connection.begin_nested()
             try:
                 results[i] = _advance_in(uow.connection, bureau, act.ref, act.trigger, act.on,
                                          None, None, "system", now, None, True)
-                savepoint.commit()
             except CaseflowError as error:
-                savepoint.rollback()
                 results[i] = error
         uow.commit()
     return [results[i] for i in range(len(acts))]

@@ -5,7 +5,7 @@ query up to `gather_horizon`), asks `states.escalation.evaluate` what the law an
 rules say, and applies each decision in its own transaction:
 
 - a lapse fires its system trigger through the services (`services.apply_system_acts`: a
-  batch of cases per transaction, each in a savepoint of its own), dated the period's last day
+  batch of cases per transaction, a refused one skipped), dated the period's last day
   (视为受理 takes effect then, however late the sweep runs), recorded in the timeline;
 - rungs are recorded together with their alerts in the outbox (one alert per recipient role),
   a batch of cycles per transaction; a rung already recorded (by an earlier or a concurrent
@@ -46,7 +46,7 @@ MAX_PASSES = 10
 # unique key and its alerts are queued in the same transaction, so a batch is as safe as one
 # cycle at a time, and one transaction per cycle measured 0.6 ms each (6 s for 10,000 cycles).
 CYCLES_PER_TRANSACTION = 200
-# Lapses likewise, each in a savepoint of its own (`services.apply_system_acts`).
+# Lapses likewise (`services.apply_system_acts`: a refused one changes nothing, the rest go on).
 CASES_PER_TRANSACTION = 200
 RouteFor = Callable[[str, str | None], str]
 
@@ -124,7 +124,7 @@ def _clocks(bureau: Bureau, gathered: list[GatheredCycle]) -> list[ClockOnCase]:
 def _apply_lapses(
     bureau: Bureau, lapses: list[Lapse], now: datetime, report: SweepReport
 ) -> int:
-    """Fire the lapses' system triggers, dated the periods' last days (one savepoint each)."""
+    """Fire the lapses' system triggers, dated the periods' last days."""
     acts = [services.SystemAct(x.ref, x.trigger, x.effective_on) for x in lapses]
     applied = 0
     for lapse, result in zip(lapses, services.apply_system_acts(bureau, acts, now=now),
