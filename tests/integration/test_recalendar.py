@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from calendar_data import FICTIONAL_2027
 
 from flows import services
 from flows.context import Bureau
@@ -28,22 +29,6 @@ from models.tables import alerts, escalations
 from states.calendar import WorkCalendar, packaged_years, parse_calendar_data
 from states.errors import InvalidLegalDate
 
-FICTIONAL_2027 = """
-# FICTIONAL TEST DATA — not the State Council's notice for 2027.
-[years.2027]
-source = "TEST ONLY: fictional 2027 notice"
-rest_days = [
-  "2027-01-01",
-  "2027-02-05", "2027-02-06", "2027-02-07", "2027-02-08", "2027-02-09", "2027-02-10",
-  "2027-02-11",
-  "2027-04-05",
-  "2027-05-01", "2027-05-02", "2027-05-03", "2027-05-04", "2027-05-05",
-  "2027-06-09", "2027-09-15",
-  "2027-10-01", "2027-10-02", "2027-10-03", "2027-10-04", "2027-10-05", "2027-10-06",
-  "2027-10-07",
-]
-working_days = ["2027-01-31", "2027-02-20", "2027-04-25", "2027-09-26", "2027-10-09"]
-"""
 SOURCE = "TEST ONLY: fictional 2027 notice"
 
 NOTICE = parse_calendar_data(FICTIONAL_2027, origin="test")

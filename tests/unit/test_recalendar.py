@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from calendar_data import FICTIONAL_2027
 
 from states.calendar import WorkCalendar, packaged_years, parse_calendar_data
 from states.case import CaseSnapshot, ClockChange
@@ -22,23 +23,6 @@ from states.casetypes import CASE_TYPES
 from states.clocks import CycleStatus
 from states.machine import fire, open_case
 from states.recalendar import recalendar
-
-FICTIONAL_2027 = """
-# FICTIONAL TEST DATA — not the State Council's notice for 2027.
-[years.2027]
-source = "TEST ONLY: fictional 2027 notice"
-rest_days = [
-  "2027-01-01",
-  "2027-02-05", "2027-02-06", "2027-02-07", "2027-02-08", "2027-02-09", "2027-02-10",
-  "2027-02-11",
-  "2027-04-05",
-  "2027-05-01", "2027-05-02", "2027-05-03", "2027-05-04", "2027-05-05",
-  "2027-06-09", "2027-09-15",
-  "2027-10-01", "2027-10-02", "2027-10-03", "2027-10-04", "2027-10-05", "2027-10-06",
-  "2027-10-07",
-]
-working_days = ["2027-01-31", "2027-02-20", "2027-04-25", "2027-09-26", "2027-10-09"]
-"""
 
 NOTICE = parse_calendar_data(FICTIONAL_2027, origin="test")
 # 2027 left out explicitly, so the test holds whatever chinesecalendar learns later
