@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+
+from models.types import UTCDateTime
 
 Processor = Callable[[Any], Any] | None
 
@@ -82,17 +84,32 @@ class Prepared:
 
 
 def _bind_processor(type_: Any, dialect: Dialect) -> Processor:
-    # SQLAlchemy stores SQLite dates as ISO text; its general-purpose processor checks and
-    # formats field by field, `date.isoformat` writes the same text several times faster.
+    # SQLAlchemy stores SQLite dates and times as ISO text; its general-purpose processors
+    # check and format field by field, the datetime methods write the same text much faster
+    # (tests/integration/test_prepared.py holds the two to the same text).
     if dialect.name == "sqlite" and type(type_) is sa.Date:
         return date.isoformat
+    if dialect.name == "sqlite" and isinstance(type_, UTCDateTime):
+        return _utc_text
     return type_.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
 
 
 def _result_processor(type_: Any, dialect: Dialect) -> Processor:
     if dialect.name == "sqlite" and type(type_) is sa.Date:
         return date.fromisoformat
+    if dialect.name == "sqlite" and isinstance(type_, UTCDateTime):
+        return _utc_from_text
     return type_.dialect_impl(dialect).result_processor(dialect, None)  # type: ignore[no-any-return]
+
+
+def _utc_text(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _utc_from_text(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 class PreparedSet:
