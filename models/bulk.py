@@ -32,7 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
 from models import repository
-from models.chain import GENESIS, jsonable
+from models.chain import GENESIS
 from models.prepared import Prepared
 from models.tables import cases, clock_cycles, events, ref_counters
 from models.types import UTCDateTime
@@ -125,23 +125,10 @@ class RowMaker:
             row = repository.event_values(0, seq, previous, event, recorded_at)
             previous = row["hash"]
             event_params.append(self.events(row))
-        case_params = self.cases({
-            "ref": item.ref,
-            "type": case.type,
-            "state": case.state,
-            "attrs": jsonable(case.attrs),
-            "version": case.version,
-            "opened_on": case.opened_on,
-            "admitted_on": case.admitted_on,
-            "closed_on": case.closed_on,
-            "last_on": case.last_on,
-            "clerk": item.events[0].by or None,
-            "department": None,
-            "last_seq": len(item.events),
-            "last_hash": previous,
-            "created_at": recorded_at,
-            "updated_at": recorded_at,
-        })
+        case_params = self.cases(repository.case_values(
+            case, ref=item.ref, clerk=item.events[0].by or None, last_seq=len(item.events),
+            last_hash=previous, recorded_at=recorded_at,
+        ))
         cycle_params = [self.cycles(repository.cycle_values(0, c)) for c in case.cycles]
         return Rows(item.ref, case.type, case.opened_on, case_params, event_params, cycle_params)
 

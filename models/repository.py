@@ -105,22 +105,7 @@ def event_values(
     """The row of one event, its hash chained to ``previous_hash``."""
     # hash the instant as it reads back (aware UTC), not as the caller spelled its offset
     recorded_at = recorded_at.astimezone(UTC)
-    attrs = jsonable(event.attrs)
-    clocks = [change.to_json() for change in event.clocks]
-    fields = hashed_fields(
-        seq=seq,
-        trigger=event.trigger,
-        from_state=event.source,
-        to_state=event.dest,
-        on=event.on,
-        recorded_at=recorded_at,
-        actor=event.actor.value,
-        by=event.by,
-        reason=event.reason,
-        attrs=attrs,
-        clocks=clocks,
-    )
-    return {
+    row: dict[str, Any] = {
         "case_id": case_id,
         "seq": seq,
         "trigger": event.trigger,
@@ -131,10 +116,12 @@ def event_values(
         "actor": event.actor.value,
         "by": event.by,
         "reason": event.reason,
-        "attrs": attrs,
-        "clocks": clocks,
-        "hash": link(previous_hash, fields),
+        "attrs": jsonable(event.attrs),
+        "clocks": [change.to_json() for change in event.clocks],
     }
+    # the same mapping from row to hashed fields as verification uses, by construction
+    row["hash"] = link(previous_hash, event_hash_fields(row))
+    return row
 
 
 def event_hash_fields(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -322,13 +309,17 @@ def next_ref(connection: sa.Connection, prefix: str, year: int) -> str:
             return ref
 
 
-def insert_case(
-    connection: sa.Connection, opened: Fired, *, ref: str, recorded_at: datetime
-) -> StoredCase:
-    """Store a newly opened case with its first event and clock cycles."""
-    case = opened.case
-    first = event_values(0, 1, GENESIS, opened.event, recorded_at)
-    values: dict[str, Any] = {
+def case_values(
+    case: CaseSnapshot,
+    *,
+    ref: str,
+    clerk: str | None,
+    last_seq: int,
+    last_hash: str,
+    recorded_at: datetime,
+) -> dict[str, Any]:
+    """The row of a new case (opened one by one or imported in bulk)."""
+    return {
         "ref": ref,
         "type": case.type,
         "state": case.state,
@@ -338,13 +329,23 @@ def insert_case(
         "admitted_on": case.admitted_on,
         "closed_on": case.closed_on,
         "last_on": case.last_on,
-        "clerk": opened.event.by or None,
+        "clerk": clerk,
         "department": None,
-        "last_seq": 1,
-        "last_hash": first["hash"],
+        "last_seq": last_seq,
+        "last_hash": last_hash,
         "created_at": recorded_at,
         "updated_at": recorded_at,
     }
+
+
+def insert_case(
+    connection: sa.Connection, opened: Fired, *, ref: str, recorded_at: datetime
+) -> StoredCase:
+    """Store a newly opened case with its first event and clock cycles."""
+    case = opened.case
+    first = event_values(0, 1, GENESIS, opened.event, recorded_at)
+    values = case_values(case, ref=ref, clerk=opened.event.by or None, last_seq=1,
+                         last_hash=first["hash"], recorded_at=recorded_at)
     try:
         cursor = STATEMENTS.get("insert_case", connection).execute(connection, values)
     except connection.dialect.loaded_dbapi.IntegrityError as exc:
