@@ -147,14 +147,15 @@ def apply_system_acts(
     is returned as its error and the others go on. No savepoint is needed for that: every
     refusal is raised before its case is written (the domain refuses before `append`, and
     `append` refuses a stale version with its first statement, which then changed nothing).
-    Cases are locked in reference order, so concurrent sweeps on PostgreSQL cannot deadlock."""
+
+    Cases are locked in the order given. Writers that may run concurrently must take their
+    locks in one order or PostgreSQL can deadlock them; the sweep passes acts in case-id
+    order, the order in which its batches of escalations lock cases (foreign-key checks)."""
     for act in acts:
         _not_in_future(act.on, now)
     results: dict[int, StoredCase | CaseflowError] = {}
-    order = sorted(range(len(acts)), key=lambda i: acts[i].ref)
     with bureau.unit_of_work() as uow:
-        for i in order:
-            act = acts[i]
+        for i, act in enumerate(acts):
             try:
                 results[i] = _advance_in(uow.connection, bureau, act.ref, act.trigger, act.on,
                                          None, None, "system", now, None, True)

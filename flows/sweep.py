@@ -91,6 +91,10 @@ def sweep(bureau: Bureau, now: datetime, *, route_for: RouteFor = default_route)
         for start in range(0, len(groups), CYCLES_PER_TRANSACTION):
             _record_rungs(bureau, groups[start:start + CYCLES_PER_TRANSACTION], now, route_for,
                           report)
+        # every batch locks cases in case-id order (rungs are written in key order too), so
+        # two sweeps running at once on PostgreSQL cannot deadlock each other
+        case_ids = {g.ref: g.case_id for g in gathered}
+        lapses.sort(key=lambda lapse: case_ids[lapse.ref])
         applied = 0
         for start in range(0, len(lapses), CASES_PER_TRANSACTION):
             applied += _apply_lapses(bureau, lapses[start:start + CASES_PER_TRANSACTION], now,
