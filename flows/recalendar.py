@@ -110,7 +110,7 @@ def _apply(
 ) -> None:
     """One case, one transaction: reload locked, decide on that state, append or leave."""
     with bureau.unit_of_work() as uow:
-        stored = repository.load(uow.connection, ref, for_update=True)
+        stored = repository.load(uow, ref, for_update=True)
         case = stored.case
         fired = recalendar(bureau.case_type(case.type), case, calendar, report.on,
                            years=report.years, source=report.source, by=by)
@@ -118,7 +118,7 @@ def _apply(
         report.cycles += sum(1 for cycle in case.cycles if cycle.live)
         if fired is None:
             return
-        repository.append(uow.connection, stored, fired, recorded_at=now)
+        repository.append(uow, stored, fired, recorded_at=now)
         uow.commit()
     report.events += 1
     before = {(c.clock, c.cycle): c for c in case.cycles}

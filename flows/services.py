@@ -11,12 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection
-
 from flows.context import Bureau
 from models import repository
 from models.chain import GENESIS, link
 from models.errors import Conflict
+from models.prepared import Database
 from models.repository import StoredCase
 from states.calendar import legal_date
 from states.errors import CaseflowError, InvalidAttribute, InvalidLegalDate, NotFound
@@ -67,9 +66,11 @@ def open_case(
             ref = repository.next_ref(uow.connection, case_type.ref_prefix, on.year)
         else:
             ref = _check_ref(ref)
+            # asked first, not left to the unique index: a refused insert would still use up
+            # a PostgreSQL sequence value, and a refusal must change nothing
             if repository.existing_refs(uow.connection, [ref]):
                 raise Conflict(f"a case {ref!r} already exists", ["a new reference"])
-        stored = repository.insert_case(uow.connection, opened, ref=ref, recorded_at=now)
+        stored = repository.insert_case(uow, opened, ref=ref, recorded_at=now)
         uow.commit()
     return stored
 
@@ -91,14 +92,14 @@ def advance(
     on = legal_date(now) if on is None else on
     _not_in_future(on, now)
     with bureau.unit_of_work() as uow:
-        stored = _advance_in(uow.connection, bureau, ref, trigger, on, attrs, reason, by, now,
+        stored = _advance_in(uow, bureau, ref, trigger, on, attrs, reason, by, now,
                              expect_version, by_system)
         uow.commit()
     return stored
 
 
 def _advance_in(
-    connection: Connection,
+    db: Database,
     bureau: Bureau,
     ref: str,
     trigger: str,
@@ -110,7 +111,7 @@ def _advance_in(
     expect_version: int | None,
     by_system: bool,
 ) -> StoredCase:
-    stored = repository.load(connection, ref, for_update=True)
+    stored = repository.load(db, ref, for_update=True)
     if expect_version is not None and stored.case.version != expect_version:
         raise Conflict(
             f"case {ref} is at version {stored.case.version}, not {expect_version}; "
@@ -128,7 +129,7 @@ def _advance_in(
         by_system=by_system,
         calendar=bureau.calendar,
     )
-    return repository.append(connection, stored, fired, recorded_at=now)
+    return repository.append(db, stored, fired, recorded_at=now)
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ def apply_system_acts(
     with bureau.unit_of_work() as uow:
         for i, act in enumerate(acts):
             try:
-                results[i] = _advance_in(uow.connection, bureau, act.ref, act.trigger, act.on,
+                results[i] = _advance_in(uow, bureau, act.ref, act.trigger, act.on,
                                          None, None, "system", now, None, True)
             except CaseflowError as error:
                 results[i] = error
@@ -167,7 +168,7 @@ def apply_system_acts(
 
 def get_case(bureau: Bureau, ref: str) -> StoredCase:
     with bureau.unit_of_work(write=False) as uow:
-        return repository.load(uow.connection, ref)
+        return repository.load(uow, ref)
 
 
 def triggers_now(bureau: Bureau, ref: str) -> list[str]:
@@ -180,7 +181,7 @@ def triggers_now(bureau: Bureau, ref: str) -> list[str]:
 def timeline(bureau: Bureau, ref: str) -> list[dict[str, object]]:
     """Every event of the case, oldest first, as stored."""
     with bureau.unit_of_work(write=False) as uow:
-        stored = repository.load(uow.connection, ref)
+        stored = repository.load(uow, ref)
         return [dict(row) for row in repository.event_rows(uow.connection, stored.id)]
 
 

@@ -74,9 +74,10 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(connection: sa.Connection) -> None:
-    mode = connection.info.pop("sqlite_begin", "DEFERRED")
-    # straight to the driver: this runs once per unit of work, on the hot path
-    connection.connection.driver_connection.execute(f"BEGIN {mode}")  # type: ignore[union-attr]
+    driver = connection.connection.driver_connection
+    # a unit of work begins on the driver itself (models.uow); SQLAlchemy then only joins it
+    if not driver.in_transaction:  # type: ignore[union-attr]
+        driver.execute("BEGIN")  # type: ignore[union-attr]
 
 
 class _Checkpointer:

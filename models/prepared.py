@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, date, datetime
-from typing import Any
+from operator import itemgetter
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
@@ -22,6 +24,50 @@ from sqlalchemy.engine import Dialect
 from models.types import UTCDateTime
 
 Processor = Callable[[Any], Any] | None
+Converter = Callable[[Sequence[Any]], list[Any]]
+
+
+class Driver(Protocol):
+    """What a prepared statement runs on: a dialect and its DBAPI connection (a unit of work)."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    @property
+    def driver_connection(self) -> Any: ...
+
+
+Database = sa.Connection | Driver
+
+
+def driver_connection(db: Database) -> Any:
+    if isinstance(db, sa.Connection):
+        return db.connection.driver_connection
+    return db.driver_connection
+
+
+def pipeline(db: Database) -> AbstractContextManager[Any]:
+    """psycopg's pipeline mode: the statements issued inside are sent together and answered
+    in one round trip (results are read when the block ends or a fetch needs them). A no-op
+    on SQLite, which has no round trips to save."""
+    driver = driver_connection(db)
+    return driver.pipeline() if hasattr(driver, "pipeline") else nullcontext()
+
+
+def converter(processors: Sequence[Processor]) -> Converter:
+    """A function converting one row of values, applying only the processors there are (most
+    columns have none, and None values are never converted)."""
+    steps = [(i, p) for i, p in enumerate(processors) if p is not None]
+
+    def convert(raw: Sequence[Any]) -> list[Any]:
+        row = list(raw)
+        for i, processor in steps:
+            value = row[i]
+            if value is not None:
+                row[i] = processor(value)
+        return row
+
+    return convert
 
 
 class Prepared:
@@ -42,45 +88,58 @@ class Prepared:
         else:
             types = [d["type"] for d in getattr(statement, "returning_column_descriptions", ())]
         self.results: list[Processor] = [_result_processor(t, dialect) for t in types]
+        self._values = _getter(self.names)
+        self._convert_binds = converter([p for _, p in self.binds])
+        self.row: Converter = converter(self.results)
+        self._parts: dict[tuple[int, int], Converter] = {}
+
+    def part(self, start: int, stop: int) -> Converter:
+        """A converter for the result columns ``start:stop`` (one table of a join)."""
+        convert = self._parts.get((start, stop))
+        if convert is None:
+            convert = self._parts[(start, stop)] = converter(self.results[start:stop])
+        return convert
 
     def params(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-        converted = []
-        for name, processor in self.binds:
-            value = values[name]
-            converted.append(
-                value if processor is None or value is None else processor(value)
-            )
+        converted = self._convert_binds(self._values(values))
         if self.positional:
             return converted
         return dict(zip(self.names, converted, strict=True))
 
-    def row(self, raw: Sequence[Any]) -> list[Any]:
-        return [
-            p(v) if p is not None and v is not None else v
-            for p, v in zip(self.results, raw, strict=True)
-        ]
-
-    def execute(self, connection: sa.Connection, values: Mapping[str, Any]) -> Any:
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    def execute(self, db: Database, values: Mapping[str, Any]) -> Any:
+        cursor = driver_connection(db).cursor()
         cursor.execute(self.sql, self.params(values))
         return cursor
 
-    def execute_many(self, connection: sa.Connection, rows: Iterable[Mapping[str, Any]]) -> None:
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    def execute_many(self, db: Database, rows: Iterable[Mapping[str, Any]]) -> None:
+        cursor = driver_connection(db).cursor()
         cursor.executemany(self.sql, [self.params(r) for r in rows])
         cursor.close()
 
-    def all(self, connection: sa.Connection, values: Mapping[str, Any]) -> list[list[Any]]:
-        cursor = self.execute(connection, values)
-        rows = [self.row(r) for r in cursor.fetchall()]
+    def raw(self, db: Database, values: Mapping[str, Any]) -> list[Any]:
+        """The rows as the driver returns them (convert with `row`, or part of them)."""
+        cursor = self.execute(db, values)
+        rows = cursor.fetchall()
         cursor.close()
-        return rows
+        return rows  # type: ignore[no-any-return]
 
-    def rowcount(self, connection: sa.Connection, values: Mapping[str, Any]) -> int:
-        cursor = self.execute(connection, values)
+    def all(self, db: Database, values: Mapping[str, Any]) -> list[list[Any]]:
+        return [self.row(r) for r in self.raw(db, values)]
+
+    def rowcount(self, db: Database, values: Mapping[str, Any]) -> int:
+        cursor = self.execute(db, values)
         count = int(cursor.rowcount)
         cursor.close()
         return count
+
+
+def _getter(names: Sequence[str]) -> Callable[[Mapping[str, Any]], Sequence[Any]]:
+    if not names:
+        return lambda _values: ()
+    if len(names) == 1:
+        only = itemgetter(names[0])
+        return lambda values: (only(values),)
+    return itemgetter(*names)
 
 
 def _bind_processor(type_: Any, dialect: Dialect) -> Processor:
@@ -120,8 +179,8 @@ class PreparedSet:
         self._cache: dict[tuple[str, str], Prepared] = {}
         self._lock = threading.Lock()
 
-    def get(self, name: str, connection: sa.Connection) -> Prepared:
-        dialect = connection.dialect
+    def get(self, name: str, db: Database) -> Prepared:
+        dialect = db.dialect
         key = (dialect.name, name)
         prepared = self._cache.get(key)
         if prepared is None:
