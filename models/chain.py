@@ -17,8 +17,14 @@ import orjson
 GENESIS = "0" * 64
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """Dates as ISO text; everything else as JSON already has it."""
+    # the common case on the hot path, a flat dict of text and numbers, is returned as it is
+    if type(value) is dict and all(type(v) in _PLAIN and type(k) is str for k, v in value.items()):
+        return value
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Mapping):

@@ -6,7 +6,8 @@ transition. Measured on SQLite: `Connection.execute` of a compiled, cached Core 
 that difference is the whole budget. So these statements are still built from the SQLModel
 tables with SQLAlchemy Core, compiled by SQLAlchemy for the connection's dialect, and their
 values converted by SQLAlchemy's own bind and result processors — only the per-call execution
-machinery is skipped. They run inside the unit of work's transaction (same DBAPI connection).
+machinery is skipped. They run on the unit of work's DBAPI connection, inside its transaction
+(`models.uow`), or on a SQLAlchemy connection's.
 """
 
 from __future__ import annotations

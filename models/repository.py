@@ -84,13 +84,9 @@ def cycle_from_row(row: Mapping[str, Any]) -> Cycle:
     )
 
 
-# The hot path reads cycles by position: the table's columns after (id, case_id) are the
-# Cycle's fields in order, which this keeps true.
-assert [c.name for c in clock_cycles.columns][2:] == list(Cycle._fields)
-
-
 def _cycle_from_values(row: Sequence[Any]) -> Cycle:
-    return Cycle(row[2], row[3], _STATUS[row[4]], _UNIT[row[5]], *row[6:])
+    """A Cycle from its columns selected in the Cycle's field order (`_LOAD_CYCLE`)."""
+    return Cycle(row[0], row[1], _STATUS[row[2]], _UNIT[row[3]], *row[4:])
 
 
 def snapshot_from_row(row: Mapping[str, Any], cycles: tuple[Cycle, ...]) -> CaseSnapshot:
@@ -183,10 +179,20 @@ def _update_case_name(changed: Sequence[str]) -> str:
     return "update_case:" + ",".join(changed)
 
 
+# What loading a case reads: the snapshot's columns, not the bookkeeping ones (clerk,
+# department, created and updated times), which would only be converted and thrown away.
+_LOAD_CASE = ["id", "ref", "type", "state", "attrs", "version", "opened_on", "admitted_on",
+              "closed_on", "last_on", "last_seq", "last_hash"]
+_LOAD_CYCLE = list(Cycle._fields)  # the cycle's columns named as the Cycle's fields
+_CASE_WIDTH = len(_LOAD_CASE)
+_CASE_AT = {name: i for i, name in enumerate(_LOAD_CASE)}
+
+
 def _case_with_cycles() -> sa.Select[Any]:
     # one query, one round trip: the case's columns, then one cycle's (NULLs when it has none)
     return (
-        sa.select(cases, clock_cycles)
+        sa.select(*[cases.c[name] for name in _LOAD_CASE],
+                  *[clock_cycles.c[name] for name in _LOAD_CYCLE])
         .select_from(cases.outerjoin(clock_cycles, clock_cycles.c.case_id == cases.c.id))
         .where(cases.c.ref == sa.bindparam("ref"))
         .order_by(clock_cycles.c.id)
@@ -196,10 +202,13 @@ def _case_with_cycles() -> sa.Select[Any]:
 STATEMENTS = PreparedSet({
     "load_case": lambda: (_case_with_cycles(), None),
     "lock_case": lambda: (
-        sa.select(cases).where(cases.c.ref == sa.bindparam("ref")).with_for_update(), None
+        sa.select(*[cases.c[name] for name in _LOAD_CASE])
+        .where(cases.c.ref == sa.bindparam("ref"))
+        .with_for_update(),
+        None,
     ),
     "load_cycles": lambda: (
-        sa.select(clock_cycles)
+        sa.select(*[clock_cycles.c[name] for name in _LOAD_CYCLE])
         .where(
             clock_cycles.c.case_id
             == sa.select(cases.c.id).where(cases.c.ref == sa.bindparam("ref")).scalar_subquery()
@@ -233,9 +242,6 @@ STATEMENTS = PreparedSet({
 })
 
 
-_CASE_WIDTH = len(_CASE_COLUMNS)
-_CASE_AT = {name: i for i, name in enumerate(_CASE_COLUMNS)}
-assert _CASE_COLUMNS[0] == "id"
 
 
 def load(db: Database, ref: str, *, for_update: bool = False) -> StoredCase:
@@ -266,7 +272,7 @@ def load(db: Database, ref: str, *, for_update: bool = False) -> StoredCase:
         case = joined.part(0, width)(rows[0][:width])
         cycle_part = joined.part(width, len(joined.results))
         cycles = tuple(_cycle_from_values(cycle_part(r[width:])) for r in rows
-                       if r[width] is not None)
+                       if r[width] is not None)  # clock is NOT NULL: NULL means no cycle
     at = _CASE_AT
     snapshot = CaseSnapshot(
         type=case[at["type"]],

@@ -31,14 +31,15 @@ class UnitOfWork:
         self.write = write
         self.dialect: Dialect = engine.dialect
         self._pooled: PoolProxiedConnection | None = None
+        self._driver: Any = None
         self._connection: sa.Connection | None = None
         self._committed = False
 
     @property
     def driver_connection(self) -> Any:
         """The DBAPI connection (sqlite3 or psycopg) the transaction runs on."""
-        assert self._pooled is not None, "use the unit of work in a with block"
-        return self._pooled.driver_connection
+        assert self._driver is not None, "use the unit of work in a with block"
+        return self._driver
 
     @property
     def connection(self) -> sa.Connection:
@@ -50,16 +51,16 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         self._pooled = self.engine.raw_connection()
+        # kept: the pool's property chain to it costs more than the statements' own lookups
+        self._driver = self._pooled.driver_connection
         self._committed = False
         if is_sqlite(self.engine):
             # the driver is in autocommit mode (models.engine), so we begin, and say how
             try:
-                self._pooled.driver_connection.execute(  # type: ignore[union-attr]
-                    "BEGIN IMMEDIATE" if self.write else "BEGIN"
-                )
+                self._driver.execute("BEGIN IMMEDIATE" if self.write else "BEGIN")
             except BaseException:
                 self._pooled.close()
-                self._pooled = None
+                self._pooled = self._driver = None
                 raise
         # psycopg begins a transaction with the first statement (autocommit is off)
         return self
@@ -69,7 +70,7 @@ class UnitOfWork:
         if self._connection is not None and self._connection.in_transaction():
             self._connection.commit()
         else:
-            self._pooled.driver_connection.commit()  # type: ignore[union-attr]
+            self._driver.commit()
         self._committed = True
 
     def rollback(self) -> None:
@@ -78,7 +79,7 @@ class UnitOfWork:
         if self._connection is not None and self._connection.in_transaction():
             self._connection.rollback()
         else:
-            self._pooled.driver_connection.rollback()  # type: ignore[union-attr]
+            self._driver.rollback()
 
     def __exit__(
         self,
@@ -95,4 +96,4 @@ class UnitOfWork:
             elif self._pooled is not None:
                 self._pooled.close()
             self._connection = None
-            self._pooled = None
+            self._pooled = self._driver = None
