@@ -71,6 +71,8 @@ from io import BufferedReader
 from pathlib import Path
 from typing import BinaryIO
 
+import sqlalchemy as sa
+
 from flows.context import Bureau
 from flows.services import _check_ref, _not_in_future
 from models import bulk, repository
@@ -86,6 +88,7 @@ BATCH = 250  # records per task of a worker process
 IN_FLIGHT = 8  # tasks queued per worker, so workers keep busy while a chunk is written
 PARALLEL_FROM = 5_000  # records from which `import_file` replays in worker processes
 MAX_WORKERS = 8
+WRITE_ATTEMPTS = 5  # a chunk's tries when concurrent imports race for its references
 PROGRESS_EVERY = 250  # records between progress reports
 MAX_BY_LENGTH = 80  # events.by is VARCHAR(80)
 SYSTEM_BY = "system"
@@ -552,20 +555,36 @@ class _Writer:
         chunk, self.chunk = self.chunk, []
         if not chunk:
             return
+        unique_violation = self.bureau.engine.dialect.loaded_dbapi.IntegrityError
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                keep, errors = self._write_named(chunk)
+                break
+            except (unique_violation, sa.exc.IntegrityError):
+                # PostgreSQL: another import stored one of these references after we looked;
+                # we waited on its unique index until it committed, so the next look sees it
+                # (SQLite cannot get here: its writers queue at BEGIN IMMEDIATE)
+                if attempt == WRITE_ATTEMPTS:
+                    raise
+        self.report.errors.extend(errors)
+        self.report.imported += len(keep)
+        self.finished(len(chunk))
+
+    def _write_named(self, chunk: list[tuple[int, Rows]]) -> tuple[list[Rows], list[RecordError]]:
         with self.bureau.unit_of_work(write=not self.dry_run) as uow:
             taken = repository.existing_refs(uow.connection, [r.ref for _, r in chunk])
-            for line, rows in chunk:
-                if rows.ref in taken:
-                    self.report.errors.append(RecordError.of(line, rows.ref, Conflict(
-                        f"a case {rows.ref!r} already exists", ["a new reference"]
-                    )))
+            errors = [
+                RecordError.of(line, rows.ref, Conflict(
+                    f"a case {rows.ref!r} already exists", ["a new reference"]
+                ))
+                for line, rows in chunk if rows.ref in taken
+            ]
             keep = [rows for _, rows in chunk if rows.ref not in taken]
             if not self.dry_run and keep:
                 bulk.insert_rows(uow.connection, self.maker, keep)
                 bulk.advance_ref_counters(uow.connection, [r.ref for r in keep], self.prefixes)
                 uow.commit()
-        self.report.imported += len(keep)
-        self.finished(len(chunk))
+        return keep, errors
 
     def write_unnamed(self) -> None:
         """Store cases under references generated now, past every one the file names."""

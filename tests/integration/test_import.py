@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from sqlalchemy.engine import Engine
 from flows import importer, services
 from flows.context import Bureau
 from flows.importer import ImportReport
+from models import repository
 from models.tables import cases, clock_cycles, events, ref_counters
 from states.casetypes import CASE_TYPES
 
@@ -374,6 +376,55 @@ def test_duplicate_references_in_the_database_and_in_the_file(
     assert services.get_case(bureau, "CP-OLD").case.version == 1
     assert services.get_case(bureau, "CP-NEW").case.opened_on == date(2024, 2, 19)
     assert counts(engine)["cases"] == 2
+
+
+def test_two_imports_racing_for_the_same_references(
+    bureau: Bureau, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each reference is stored once; the import that lost the race reports every record as
+    taken, line by line, instead of failing on the unique index (PostgreSQL, where both may
+    look before either commits; SQLite's writers queue, and must end the same)."""
+    records = with_refs("RACE")
+    text = jsonl(records)
+    race = engine.dialect.name == "postgresql"
+    both_looked = threading.Barrier(2, timeout=30)
+    calls = iter(range(1_000_000))
+    lock = threading.Lock()
+    original = repository.existing_refs
+
+    def look_then_wait_for_the_other(connection: sa.Connection, refs: Any) -> set[str]:
+        found = original(connection, refs)
+        with lock:
+            first_two = next(calls) < 2
+        if race and first_two:  # both have looked and seen nothing before either writes
+            both_looked.wait()
+        return found
+
+    monkeypatch.setattr(repository, "existing_refs", look_then_wait_for_the_other)
+    reports: dict[int, ImportReport] = {}
+    failures: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            reports[i] = run_import(bureau, tmp_path, text, name=f"import-{i}.jsonl")
+        except BaseException as exc:  # reported by the assertion below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    winner, loser = sorted(reports.values(), key=lambda r: r.imported, reverse=True)
+    assert (winner.imported, winner.failed) == (len(records), 0)
+    assert loser.imported == 0
+    assert [(e["line"], e["ref"], e["error"]["code"]) for e in loser.to_json()["errors"]] == [
+        (line, record["ref"], "conflict") for line, record in enumerate(records, start=1)
+    ]
+    assert counts(engine)["cases"] == len(records)
+    assert all_chains_verify(bureau)
 
 
 def test_generated_references_never_take_an_imported_one(
