@@ -22,7 +22,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy states
+	$(BIN)/mypy states models flows deployments
 	$(BIN)/lint-imports
 
 bench: $(STAMP)

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from models.types import UTCDateTime
 
@@ -75,9 +76,13 @@ class Prepared:
     """One statement for one dialect: SQL text, parameter order and value converters."""
 
     def __init__(
-        self, statement: sa.Executable, dialect: Dialect, column_keys: Sequence[str] | None = None
+        self,
+        statement: sa.ClauseElement,
+        dialect: Dialect,
+        column_keys: Sequence[str] | None = None,
     ) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(column_keys or ()) or None)
+        assert isinstance(compiled, SQLCompiler)  # DML and selects compile to SQL
         self.sql = compiled.string
         self.positional = bool(compiled.positional)
         self.names: tuple[str, ...] = tuple(compiled.positiontup or compiled.binds)

@@ -7,7 +7,7 @@ hash, and only the clock cycles the event started or changed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -64,7 +64,7 @@ _STATUS = {s.value: s for s in CycleStatus}
 _UNIT = {u.value: u for u in Unit}
 
 
-def cycle_from_row(row: Mapping[str, Any]) -> Cycle:
+def cycle_from_row(row: Mapping[Any, Any]) -> Cycle:
     return Cycle(
         clock=row["clock"],
         cycle=row["cycle"],
@@ -89,7 +89,7 @@ def _cycle_from_values(row: Sequence[Any]) -> Cycle:
     return Cycle(row[0], row[1], _STATUS[row[2]], _UNIT[row[3]], *row[4:])
 
 
-def snapshot_from_row(row: Mapping[str, Any], cycles: tuple[Cycle, ...]) -> CaseSnapshot:
+def snapshot_from_row(row: Mapping[Any, Any], cycles: tuple[Cycle, ...]) -> CaseSnapshot:
     return CaseSnapshot(
         type=row["type"],
         state=row["state"],
@@ -179,6 +179,17 @@ def _update_case_name(changed: Sequence[str]) -> str:
     return "update_case:" + ",".join(changed)
 
 
+def _update_case(changed: Sequence[str]) -> Callable[[], tuple[Any, list[str]]]:
+    """The guarded update of a case row setting ``changed`` indexed columns besides the rest."""
+    def build() -> tuple[Any, list[str]]:
+        statement = sa.update(cases).where(
+            cases.c.id == sa.bindparam("b_id"), cases.c.version == sa.bindparam("b_version")
+        )
+        return statement, [*_CASE_UPDATE_KEYS, *changed]
+
+    return build
+
+
 # What loading a case reads: the snapshot's columns, not the bookkeeping ones (clerk,
 # department, created and updated times), which would only be converted and thrown away.
 _LOAD_CASE = ["id", "ref", "type", "state", "attrs", "version", "opened_on", "admitted_on",
@@ -219,18 +230,7 @@ STATEMENTS = PreparedSet({
     "insert_case": lambda: (sa.insert(cases).returning(cases.c.id), _CASE_KEYS),
     "insert_event": lambda: (sa.insert(events), _EVENT_KEYS),
     "insert_cycle": lambda: (sa.insert(clock_cycles), _CYCLE_KEYS),
-    **{
-        _update_case_name(changed): (
-            lambda changed=changed: (
-                sa.update(cases).where(
-                    cases.c.id == sa.bindparam("b_id"),
-                    cases.c.version == sa.bindparam("b_version"),
-                ),
-                [*_CASE_UPDATE_KEYS, *changed],
-            )
-        )
-        for changed in _CASE_UPDATES
-    },
+    **{_update_case_name(changed): _update_case(changed) for changed in _CASE_UPDATES},
     "update_cycle": lambda: (
         sa.update(clock_cycles).where(
             clock_cycles.c.case_id == sa.bindparam("b_case_id"),
@@ -334,7 +334,7 @@ def find(
     ]
 
 
-def event_rows(connection: sa.Connection, case_id: int) -> list[Mapping[str, Any]]:
+def event_rows(connection: sa.Connection, case_id: int) -> list[Mapping[Any, Any]]:
     query = sa.select(events).where(events.c.case_id == case_id).order_by(events.c.seq)
     return list(connection.execute(query).mappings().all())
 
