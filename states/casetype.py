@@ -14,7 +14,7 @@ from functools import cached_property
 from types import MappingProxyType
 
 from states.calendar import WorkCalendar
-from states.clocks import ClockSpec, When
+from states.clocks import ClockSpec, When, any_matches
 from states.errors import InvalidAttribute
 
 AttrValue = str | int
@@ -205,6 +205,17 @@ class CaseType:
         return MappingProxyType({k: tuple(v) for k, v in by.items()})
 
     @cached_property
+    def clock_stops(self) -> Mapping[str, Mapping[str, tuple[When, ...]]]:
+        """trigger -> clock name -> those of the clock's stop conditions that name the trigger."""
+        by: dict[str, dict[str, list[When]]] = {}
+        for clock in self.clock_map.values():
+            for w in clock.stops:
+                by.setdefault(w.trigger, {}).setdefault(clock.name, []).append(w)
+        return MappingProxyType(
+            {k: MappingProxyType({c: tuple(ws) for c, ws in v.items()}) for k, v in by.items()}
+        )
+
+    @cached_property
     def clocks_stopped_by(self) -> Mapping[str, frozenset[str]]:
         """trigger -> names of the clocks it stops or whose lapse it is."""
         by: dict[str, set[str]] = {}
@@ -227,11 +238,20 @@ class CaseType:
                 return by_value[str(value)]
         return self.initial
 
+    @cached_property
+    def _transition_index(self) -> Mapping[str, Mapping[str, TransitionSpec]]:
+        # every fire looks its transition up: a scan of the declarations costs several times
+        # a lookup; the first declared transition from a state wins, as in the scan
+        by: dict[str, dict[str, TransitionSpec]] = {}
+        for spec in self.transitions:
+            from_states = by.setdefault(spec.trigger, {})
+            for state in spec.source:
+                from_states.setdefault(state, spec)
+        return MappingProxyType({k: MappingProxyType(v) for k, v in by.items()})
+
     def transition_from(self, trigger: str, state: str) -> TransitionSpec | None:
-        for spec in self.triggers.get(trigger, ()):
-            if state in spec.source:
-                return spec
-        return None
+        from_states = self._transition_index.get(trigger)
+        return None if from_states is None else from_states.get(state)
 
     @cached_property
     def admitting_triggers(self) -> frozenset[str]:
@@ -239,6 +259,6 @@ class CaseType:
 
     def admits(self, trigger: str, source: str | None, attrs: Mapping[str, object]) -> bool:
         """Whether this event admits the case into the handled population (受理/立案)."""
-        return trigger in self.admitting_triggers and any(
-            w.matches(trigger, source, attrs) for w in self.admitted_by
+        return trigger in self.admitting_triggers and any_matches(
+            self.admitted_by, trigger, source, attrs
         )

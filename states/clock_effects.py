@@ -18,13 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from types import MappingProxyType
 
 from states import clocks
 from states.calendar import WorkCalendar
 from states.case import ClockChange
 from states.casetype import AttrValue, CaseType, TransitionSpec
-from states.clocks import Cycle
+from states.clocks import Cycle, When, any_matches
 from states.errors import ClockRuleViolation
+
+_NO_STOPS: Mapping[str, tuple[When, ...]] = MappingProxyType({})
 
 
 def apply_clock_effects(
@@ -45,7 +48,8 @@ def apply_clock_effects(
     changes: list[ClockChange] = []
     latest = {c.clock: i for i, c in enumerate(result)}
     closing = dest != source and dest in case_type.closed_states
-    answered = case_type.clocks_stopped_by.get(trigger, frozenset())
+    # only the conditions that name the trigger can match it
+    stops = case_type.clock_stops.get(trigger, _NO_STOPS)
 
     def update(index: int, new: Cycle, change: str) -> None:
         if new is not result[index]:  # the clock functions return the same cycle if unchanged
@@ -57,7 +61,7 @@ def apply_clock_effects(
         if not cycle.live:
             continue
         clock = case_type.clock_map[name]
-        if name in answered and clock.lapse == trigger:
+        if clock.lapse == trigger:
             # 视为受理 and the like take effect on the period's last day, whenever the sweep
             # that applies them runs: any other date would move the clocks they start
             if day != cycle.due_on:
@@ -67,9 +71,9 @@ def apply_clock_effects(
                     [f"on={cycle.due_on.isoformat()}"],
                 )
             update(index, clocks.lapse(cycle), "missed")
-        elif (
-            name in answered and any(w.matches(trigger, source, attrs_after) for w in clock.stops)
-        ) or (closing and clock.stops_on_terminal):
+        elif (name in stops and any_matches(stops[name], trigger, source, attrs_after)) or (
+            closing and clock.stops_on_terminal
+        ):
             stopped = clocks.stop(cycle, day)
             update(index, stopped, stopped.status.value)
         elif closing:
@@ -91,8 +95,11 @@ def apply_clock_effects(
         update(index_, clocks.extend(result[index_], clock, days, day, attrs_after, calendar),
                "extended")
 
-    if case_type.length_attrs and any(
-        attrs_after.get(k) != attrs_before.get(k) for k in case_type.length_attrs
+    # most events change no attribute: one comparison of the whole mappings rules them out
+    if (
+        case_type.length_attrs
+        and attrs_after != attrs_before
+        and any(attrs_after.get(k) != attrs_before.get(k) for k in case_type.length_attrs)
     ):
         for clock in case_type.clocks:
             index_ = latest.get(clock.name)
@@ -101,7 +108,7 @@ def apply_clock_effects(
                                                calendar), "relengthed")
 
     for clock, whens in case_type.clocks_started_by.get(trigger, ()):
-        if any(w.matches(trigger, source, attrs_after) for w in whens):
+        if any_matches(whens, trigger, source, attrs_after):
             index_ = latest.get(clock.name)
             number = 1
             if index_ is not None:

@@ -138,15 +138,14 @@ def parse_attrs(
     """Validate raw ``KEY=VALUE`` input against the declared attributes, filling defaults."""
     if not rules and not raw:
         return {}
-    by_name = {r.name: r for r in rules}
-    unknown = sorted(set(raw) - by_name.keys())
-    if unknown:
-        allowed = [a for r in rules for a in r.allowed()]
-        raise InvalidAttribute(
-            f"{what} takes no attribute {unknown[0]!r}; "
-            + (f"it takes {', '.join(by_name)}" if by_name else "it takes none"),
-            allowed,
-        )
+    # a trigger declares one or two attributes: scanning them costs less than the sets that
+    # name what is wrong, which are built only when something is
+    for key in raw:
+        for rule in rules:
+            if rule.name == key:
+                break
+        else:
+            raise _unknown_attribute(rules, raw, what)
     values: dict[str, AttrValue] = {}
     for rule in rules:
         if rule.name in raw:
@@ -156,6 +155,19 @@ def parse_attrs(
         elif rule.default is not None:
             values[rule.name] = rule.default
     return values
+
+
+def _unknown_attribute(
+    rules: tuple[Attr, ...], raw: Mapping[str, object], what: str
+) -> InvalidAttribute:
+    by_name = {r.name: r for r in rules}
+    unknown = sorted(set(raw) - by_name.keys())
+    allowed = [a for r in rules for a in r.allowed()]
+    return InvalidAttribute(
+        f"{what} takes no attribute {unknown[0]!r}; "
+        + (f"it takes {', '.join(by_name)}" if by_name else "it takes none"),
+        allowed,
+    )
 
 
 def open_case(
@@ -232,9 +244,9 @@ def fire(
         raise InvalidAttribute(f"{trigger!r} needs a reason (--reason TEXT)", ["reason=TEXT"])
 
     attrs_after = dict(case.attrs)
-    if event_attrs:
-        kept = {r.name for r in spec.attrs if r.keep}
-        attrs_after.update({k: v for k, v in event_attrs.items() if k in kept})
+    for rule in spec.attrs:  # in declaration order, as `parse_attrs` filled `event_attrs`
+        if rule.keep and rule.name in event_attrs:
+            attrs_after[rule.name] = event_attrs[rule.name]
     if spec.sets:
         attrs_after.update(spec.sets)
 
@@ -264,17 +276,10 @@ def fire(
     admitted_on = case.admitted_on
     if admitted_on is None and case_type.admits(trigger, case.state, attrs_after):
         admitted_on = on
+    # positional, like the event below: keywords cost a named tuple as much again
     after = CaseSnapshot(
-        type=case.type,
-        state=dest,
-        attrs=attrs_after,
-        cycles=cycles,
-        opened_on=case.opened_on,
-        last_on=on,
-        admitted_on=admitted_on,
-        closed_on=closed_on,
-        version=case.version + 1,
-        ref=case.ref,
+        case.type, dest, attrs_after, cycles, case.opened_on, on, admitted_on, closed_on,
+        case.version + 1, case.ref,
     )
     actor = Actor.SYSTEM if by_system else spec.actor
     event = DomainEvent(trigger, case.state, dest, on, actor, by, reason, event_attrs, changes)
