@@ -195,7 +195,7 @@ def main() -> None:
         report(f"{backend}, {args.writers} writer(s), advances only (sum of latencies/writers)",
                latencies, sum(latencies) / args.writers)
         print(f"client CPU per transition: {cpu / len(latencies) * 1e6:,.0f} µs")
-        if not args.pg:
+        if not args.pg and args.rounds > 0:
             compare_with_plain_sqlite3(args.cases, args.rounds)
     finally:
         if schema is not None:
