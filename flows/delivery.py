@@ -14,7 +14,8 @@ One pass (`deliver`) repeats until nothing claimable is left:
 
 A row retried in this pass is not taken again in it (claims are bounded by the pass's start);
 the next pass takes it when its ``next_attempt_at`` comes. A worker that dies mid-pass leaves its
-rows ``sending``; once their lease expires any worker claims them again.
+rows ``sending``; once their lease expires any worker claims them again, counting the attempt
+that was cut short, so an alert that kills every worker trying it is ``dead`` at the limit.
 
 What "never sent twice" means here, honestly: delivery is at least once, and exactly once is
 the receiver's part. Two workers never hold one row at the same time, a worker never starts an
@@ -164,6 +165,11 @@ class _Pass:
         return len(remaining) < len(claimed)
 
     def _one(self, row: ClaimedAlert) -> None:
+        if row.attempts >= self.settings.max_attempts:  # only interrupted attempts get here
+            self._record(row, "dead", row.attempts,
+                         f"given up after {row.attempts} attempts, the last of them cut short "
+                         "by its worker stopping (lease expired)")
+            return
         route = find_route(self.routes, row.route)
         if route is None:
             self._record(row, "dead", row.attempts, missing_route(row.route))

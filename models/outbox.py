@@ -3,11 +3,12 @@
 An alert row moves ``pending -> sending -> sent | pending (retry) | dead``:
 
 - `claim` takes up to ``limit`` claimable rows for one worker: ``pending`` ones that are due,
-  and ``sending`` ones whose claim (lease) expired because their worker died. On PostgreSQL the
-  rows are picked with ``SELECT … FOR UPDATE SKIP LOCKED``, so concurrent claimers take
-  different rows without waiting; on SQLite one ``UPDATE … WHERE id IN (SELECT … LIMIT n)``
-  runs in a writing unit of work (``BEGIN IMMEDIATE``), so claimers take turns. The caller
-  commits the claim before sending anything.
+  and ``sending`` ones whose claim (lease) expired because their worker died (that counts as
+  an attempt: a crash on every attempt ends in ``dead`` at the limit, not in a loop). On
+  PostgreSQL the rows are picked with ``SELECT … FOR UPDATE SKIP LOCKED``, so concurrent
+  claimers take different rows without waiting; on SQLite one ``UPDATE … WHERE id IN (SELECT
+  … LIMIT n)`` runs in a writing unit of work (``BEGIN IMMEDIATE``), so claimers take turns.
+  The caller commits the claim before sending anything.
 - `mark_sent`, `mark_retry`, `mark_dead` and `release` change a row only while ``worker`` still
   holds it (status ``sending``, ``claimed_by = worker``): a worker whose lease expired and whose
   row another worker claimed again cannot overwrite that worker's result. They return whether
@@ -43,7 +44,7 @@ class ClaimedAlert:
     route: str
     recipient: str
     payload: dict[str, Any]
-    attempts: int  # attempts made before this one
+    attempts: int  # attempts made before this one, interrupted ones included
     claimed_until: datetime
 
 
@@ -77,7 +78,13 @@ def claim(
         .order_by(alerts.c.next_attempt_at, alerts.c.id)
         .limit(limit)
     )
-    claiming = sa.update(alerts).values(status=SENDING, claimed_by=worker, claimed_until=until)
+    # A row taken back from an expired lease was being attempted when its worker stopped: that
+    # attempt counts (SET expressions read the row as it was), so an alert that brings down
+    # every worker that tries it reaches the limit like any other failure.
+    interrupted = sa.case((alerts.c.status == SENDING, alerts.c.attempts + 1),
+                          else_=alerts.c.attempts)
+    claiming = sa.update(alerts).values(status=SENDING, claimed_by=worker, claimed_until=until,
+                                        attempts=interrupted)
     returning = (alerts.c.id, alerts.c.idempotency_key, alerts.c.route, alerts.c.recipient,
                  alerts.c.payload, alerts.c.attempts, alerts.c.claimed_until)
     if connection.dialect.name == "postgresql":

@@ -408,6 +408,32 @@ def test_a_dead_workers_claim_is_taken_over_after_its_lease(
     assert {r["status"] for r in rows(bureau)} == {"sent"}
 
 
+def test_an_alert_whose_every_attempt_kills_its_worker_ends_dead(
+    bureau: Bureau, client: httpx.Client
+) -> None:
+    """Each claim taken back from an expired lease counts the attempt cut short; at the limit
+    the alert is dead, listed with why, and not sent again (not claimed forever)."""
+    queue(bureau, 1)
+    clock = FakeClock(SWEEP_AT + timedelta(minutes=1))
+    lease = timedelta(seconds=60)
+    for crash in range(MAX_ATTEMPTS):
+        with bureau.unit_of_work() as uow:  # a worker takes them and dies mid-attempt
+            claimed = outbox.claim(uow.connection, worker=f"doomed-{crash}", now=clock(),
+                                   lease=lease, limit=10)
+            uow.commit()
+        assert len(claimed) == 3
+        assert {c.attempts for c in claimed} == {crash}  # the crashes before this one
+        clock.advance(lease + timedelta(seconds=1))
+    receiver = Receiver()
+    with serve(receiver.respond) as url:
+        report = deliver(bureau, client, every_role(url), clock=clock, worker="w",
+                         settings=FAST)
+    assert receiver.requests == Counter()  # not tried an eleventh time
+    assert (report.sent, report.failed, report.pending) == (0, 3, 0)
+    assert {(r["status"], r["attempts"]) for r in rows(bureau)} == {("dead", MAX_ATTEMPTS)}
+    assert all("cut short" in r["last_error"] for r in rows(bureau))
+
+
 def test_no_attempt_starts_that_the_lease_might_not_cover(
     bureau: Bureau, client: httpx.Client
 ) -> None:
