@@ -1,4 +1,4 @@
-"""`caseflow case import FILE`: bring historical and carry-over cases in (flows.importer).
+"""`caseflow case import FILE|-`: bring historical and carry-over cases in (flows.importer).
 
 Registered on the `case` group by ``cases.app.command("import")(importing.import_)``. Exit codes:
 0 every record imported; 3 some record failed (the good ones are kept, the report names the
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,7 +64,8 @@ def _progress(total: int) -> Iterator[Callable[[int], None]]:
 def import_(
     ctx: typer.Context,
     file: str = typer.Argument(..., metavar="FILE",
-                               help="CSV or JSON Lines: one case with its events per record."),
+                               help="CSV or JSON Lines: one case with its events per record; "
+                                    "- reads standard input."),
     dry_run: bool = typer.Option(False, "--dry-run",
                                  help="Check every record and report; write nothing."),
     by: str = typer.Option(None, "--by", metavar="USER",
@@ -76,10 +78,24 @@ def import_(
     A record with any error is reported with its line and nothing of it is kept; the others are
     kept. Exit 0 when every record was imported, 3 when some failed, 2 when FILE cannot be read.
     """
+    if file == "-":
+        # spooled to a file: the importer reads it twice (a count for the progress bar, then
+        # the records), and its format is told by its first character, as for a file without
+        # a known suffix
+        with tempfile.TemporaryDirectory(prefix="caseflow-import-") as folder:
+            spooled = Path(folder) / "stdin"
+            spooled.write_bytes(sys.stdin.buffer.read())
+            _import(ctx, spooled, dry_run, by, as_json)
+    else:
+        _import(ctx, Path(file), dry_run, by, as_json)
+
+
+def _import(
+    ctx: typer.Context, path: Path, dry_run: bool, by: str | None, as_json: bool
+) -> None:
     from flows import importer
 
     rt = runtime(ctx)
-    path = Path(file)
     total = importer.count_records(path)  # an unreadable file stops here, before the database
     now = rt.now()
     bureau = rt.bureau

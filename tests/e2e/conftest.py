@@ -28,12 +28,16 @@ def clean_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def run_caseflow(
-    args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None
+    args: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(CASEFLOW), *args],
         cwd=cwd,
         env=clean_env(env),
+        input=stdin,
         capture_output=True,
         text=True,
         encoding="utf-8",
@@ -53,9 +57,9 @@ def cli(tmp_path: Path) -> Runner:
     """Run `caseflow ARGS` in a fresh folder: cli(["calendar", ...], env={"K": "V"})."""
 
     def run(
-        args: Sequence[str], env: Mapping[str, str] | None = None
+        args: Sequence[str], env: Mapping[str, str] | None = None, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        return run_caseflow(args, tmp_path, env)
+        return run_caseflow(args, tmp_path, env, stdin)
 
     return run
 

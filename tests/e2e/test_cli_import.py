@@ -117,6 +117,29 @@ def test_csv_and_the_default_user(cli: Runner, tmp_path: Path, sqlite_db: str) -
     assert [e["by"] for e in timeline] == ["migrator", "migrator"]
 
 
+def test_standard_input_in_either_format(cli: Runner, tmp_path: Path, sqlite_db: str) -> None:
+    """`-` reads the records from standard input: JSON Lines or CSV, told by the first
+    character; errors name stdin's own line numbers."""
+    records = "\n".join(json.dumps(r, ensure_ascii=False) for r in (RC, BAD)) + "\n"
+    done = cli(["--db", sqlite_db, "case", "import", "-", "--json"], stdin=records)
+    assert done.returncode == 3, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["imported"], report["failed"]) == (1, 1)
+    assert [(e["line"], e["ref"]) for e in report["errors"]] == [(2, "CP-2024-0008")]
+    one_error_line(done.stderr)
+
+    events = json.dumps(CP["events"]).replace('"', '""')
+    csv_text = f'type,ref,on,attrs,by,events\ncomplaint,CP-1,2024-02-19,,,"{events}"\n'
+    done = cli(["--db", sqlite_db, "case", "import", "-", "--by", "migrator", "--json"],
+               stdin=csv_text)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["imported"] == 1
+    timeline = json.loads(cli(["--db", sqlite_db, "case", "timeline", "CP-1",
+                               "--json"]).stdout)
+    assert [(e["trigger"], e["by"]) for e in timeline] == [("open", "migrator"),
+                                                           ("accept", "migrator")]
+
+
 def test_dry_run_writes_nothing(cli: Runner, tmp_path: Path, sqlite_db: str) -> None:
     name = write(tmp_path, "cases.jsonl", [RC, CP])
     done = cli(["--db", sqlite_db, "case", "import", name, "--dry-run", "--json"])
