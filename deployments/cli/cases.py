@@ -9,7 +9,13 @@ from typing import Any
 import typer
 
 from deployments.cli import importing
-from deployments.cli.output import EXIT_INTEGRITY, UsageProblem, emit_json, json_option
+from deployments.cli.output import (
+    EXIT_INTEGRITY,
+    UsageProblem,
+    console,
+    emit_json,
+    json_option,
+)
 from deployments.cli.parsing import parse_date, parse_instant, parse_settings
 from deployments.cli.state import runtime
 from states.calendar import legal_date
@@ -58,21 +64,20 @@ def _print_case(ctx: typer.Context, stored: Any, now: Any, as_json: bool) -> Non
     if as_json:
         emit_json(doc)
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    console.print(
+    out = console()
+    out.print(
         f"[bold]{doc['ref']}[/bold]  {doc['type']} {doc['type_label']}  "
         f"state: {doc['state']} {doc['state_label']}  version {doc['version']}"
     )
-    console.print(f"opened {doc['opened_on']}  closed {doc['closed_on'] or '—'}  "
+    out.print(f"opened {doc['opened_on']}  closed {doc['closed_on'] or '—'}  "
                   f"attrs {doc['attrs']}")
     table = Table("clock 期限", "cycle", "status 状态", "started", "due 届满", "basis 依据")
     for c in doc["clocks"]:
         table.add_row(f"{c['name']} {c['label']}", str(c["cycle"]), c["status"],
                       c["started_on"], c["due_on"], c["basis"])
-    console.print(table)
+    out.print(table)
 
 
 @app.command("open")
@@ -183,7 +188,6 @@ def timeline(
     if as_json:
         emit_json(entries)
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table("seq", "on 生效日", "trigger", "from → to", "by", "clocks 期限变化",
@@ -193,7 +197,7 @@ def timeline(
                            for c in e["clocks"])
         table.add_row(str(e["seq"]), e["on"], e["trigger"], f"{e['from'] or '∅'} → {e['to']}",
                       f"{e['by']} ({e['actor']})", clocks, e["recorded_at"])
-    Console().print(table)
+    console().print(table)
 
 
 @app.command("list")
@@ -221,7 +225,6 @@ def list_(
     if as_json:
         emit_json(docs)
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table("ref", "type", "state 状态", "version", "opened", "closed", "overdue 逾期")
@@ -229,7 +232,7 @@ def list_(
         late = ", ".join(c["name"] for c in d["clocks"] if c["status"] == "overdue")
         table.add_row(d["ref"], d["type"], f"{d['state']} {d['state_label']}",
                       str(d["version"]), d["opened_on"], d["closed_on"] or "", late)
-    Console().print(table)
+    console().print(table)
 
 
 @app.command("verify")

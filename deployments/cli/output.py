@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from models.errors import Conflict, IntegrityFailure
 from states.errors import CaseflowError, InvalidInput, NotFound, RuleViolation
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# Off a terminal (a pipe, a file) rich would lay tables out in 80 columns and cut what does
+# not fit; no one is there to widen the window, so output that goes elsewhere gets this many.
+PIPED_WIDTH = 240
 
 # The exit codes of CONTRACT.md, by error family (most specific first).
 EXIT_USAGE = 2
@@ -93,3 +101,13 @@ def _one_line(text: str) -> str:
 
 def json_option() -> Any:
     return typer.Option(False, "--json", help="Print one JSON document on stdout.")
+
+
+def console() -> Console:
+    """Rich output for people: the terminal's width, or ``COLUMNS``, or `PIPED_WIDTH` when
+    stdout is not a terminal, so that a table piped to a file or a pager is not cut short."""
+    from rich.console import Console
+
+    if sys.stdout.isatty() or "COLUMNS" in os.environ:
+        return Console()
+    return Console(width=PIPED_WIDTH)

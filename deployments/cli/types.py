@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from deployments.cli.output import emit_json, json_option
+from deployments.cli.output import console, emit_json, json_option
 from deployments.cli.state import runtime
 from states.casetype import CaseType
 from states.machine import mermaid
@@ -47,10 +47,9 @@ def list_types(ctx: typer.Context, as_json: bool = json_option()) -> None:
     if as_json:
         emit_json([describe(t) for t in types])
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    out = console()
     for case_type in types:
         table = Table(title=f"{case_type.name} — {case_type.label}", title_justify="left")
         table.add_column("clock")
@@ -59,11 +58,11 @@ def list_types(ctx: typer.Context, as_json: bool = json_option()) -> None:
         table.add_column("basis 法律依据")
         for c in case_type.clocks:
             table.add_row(c.name, c.label, f"{c.days} {c.unit.value}", c.basis)
-        console.print(table)
+        out.print(table)
         states = ", ".join(f"{s.name} {s.label}" for s in case_type.states)
-        console.print(f"states: {states}")
+        out.print(f"states: {states}")
         triggers = sorted(case_type.triggers)
-        console.print(f"triggers: {', '.join(triggers)}\n")
+        out.print(f"triggers: {', '.join(triggers)}\n")
 
 
 @app.command("show")

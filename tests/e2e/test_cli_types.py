@@ -178,3 +178,16 @@ def test_human_listing_shows_chinese_labels(cli):
         assert label in done.stdout, label
     for name in ("reconsideration", "legal_aid", "complaint", "acceptance_review"):
         assert name in done.stdout, name
+
+
+def test_piped_tables_are_not_cut_short(cli, types_list):
+    """Off a terminal nobody can widen the window: every legal basis arrives whole."""
+    done = cli(["types"])
+    assert done.returncode == 0, done.stderr
+    assert "…" not in done.stdout
+    for case_type in types_list:
+        for clock in case_type["clocks"]:
+            assert clock["basis"] in done.stdout, clock["basis"]
+
+    narrow = cli(["types"], env={"COLUMNS": "80"})  # a width that is asked for still holds
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 80
