@@ -156,15 +156,13 @@ def changed_cycles(
 
 # -- reading -----------------------------------------------------------------------------------
 
-_CASE_COLUMNS = [c.name for c in cases.columns]
-_CYCLE_COLUMNS = [c.name for c in clock_cycles.columns]
 _EVENT_KEYS = [c.name for c in events.columns if c.name != "id"]
 _CYCLE_KEYS = [c.name for c in clock_cycles.columns if c.name != "id"]
 _CASE_KEYS = [c.name for c in cases.columns if c.name != "id"]
 _CASE_UPDATE_KEYS = ["attrs", "version", "last_on", "last_seq", "last_hash", "updated_at"]
 # Indexed columns are set only when they change: SQLite rewrites an index entry whenever its
 # column is in the SET clause, same value or not, and those pages dominate the commit (WAL
-# frames per transition fell from 10.9 to 8.7 in bench/persist_transitions.py's walk).
+# frames per transition fell from 10.9 to 8.6 in bench/persist_transitions.py's walk).
 _CASE_INDEXED = ("state", "admitted_on", "closed_on")
 _CASE_UPDATES = [
     tuple(c for i, c in enumerate(_CASE_INDEXED) if mask & (1 << i)) for mask in range(8)
@@ -174,7 +172,6 @@ _CYCLE_UPDATE_KEYS = [
     "extended_days", "extensions", "stopped_on",
 ]
 
-# SET columns come from the parameter keys; WHERE binds are prefixed b_ to keep them apart.
 def _update_case_name(changed: Sequence[str]) -> str:
     return "update_case:" + ",".join(changed)
 
@@ -210,6 +207,7 @@ def _case_with_cycles() -> sa.Select[Any]:
     )
 
 
+# SET columns come from the parameter keys; WHERE binds are prefixed b_ to keep them apart.
 STATEMENTS = PreparedSet({
     "load_case": lambda: (_case_with_cycles(), None),
     "lock_case": lambda: (
@@ -240,8 +238,6 @@ STATEMENTS = PreparedSet({
         _CYCLE_UPDATE_KEYS,
     ),
 })
-
-
 
 
 def load(db: Database, ref: str, *, for_update: bool = False) -> StoredCase:
