@@ -7,15 +7,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from typing import Any
 
 
-class Reply(Protocol):
+@dataclass(frozen=True)
+class Reply:
     status: int
-    body: bytes
-    delay: float  # seconds to sleep before answering
+    body: bytes = b""
+    delay: float = 0.0  # seconds to sleep before answering
 
 
 Respond = Callable[[str, Message, bytes], Reply]

@@ -19,12 +19,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from receiver import Reply
+from receiver import serve as serve_http
 
 from flows import services
 from flows.alerts import verify_signature
@@ -70,39 +71,15 @@ class Receiver:
 
 @contextmanager
 def serve(receiver: Receiver) -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            status, delay = receiver.handle(self.headers, body)
-            time.sleep(delay)
-            answer = b'{"ok": true}' if status == 200 else b'{"error": "no such ward"}'
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-            except OSError:
-                pass  # the client is gone (killed)
+    """The shared test receiver (tests/receiver.py) answering as ``receiver`` decides."""
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+    def respond(path: str, headers: Any, body: bytes) -> Reply:
+        status, delay = receiver.handle(headers, body)
+        answer = b'{"ok": true}' if status == 200 else b'{"error": "no such ward"}'
+        return Reply(status, answer, delay)
 
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-
-        def handle_error(self, request: Any, client_address: Any) -> None:
-            pass  # a killed client resets its connection
-
-    server = Server(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hooks/caseflow"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_http(respond) as url:
+        yield f"{url}/hooks/caseflow"
 
 
 @dataclass

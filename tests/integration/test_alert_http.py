@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from receiver import serve
+from receiver import Reply, serve
 
 from flows.alerts import MAX_ATTEMPTS, Alert, Outcome, backoff, decide, send, verify_signature
 
@@ -31,13 +31,6 @@ SECRET = "whsec-integration"
 TIMEOUT = 0.2  # the client's; a slow answer sleeps well past it
 SLOW = 0.6
 BASE = 0.002  # backoff base: 2 ms, 4 ms, 8 ms, ...
-
-
-@dataclass
-class Reply:
-    status: int
-    body: bytes = b""
-    delay: float = 0.0  # seconds to sleep before answering
 
 
 

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import sqlalchemy as sa
-from receiver import serve
+from receiver import Reply, serve
 
 from flows import services
 from flows.alerts import MAX_ATTEMPTS, verify_signature
@@ -59,13 +59,6 @@ class FakeClock:
     def advance(self, delta: timedelta) -> None:
         with self.lock:
             self.now += delta
-
-
-@dataclass
-class Reply:
-    status: int
-    body: bytes = b'{"ok": true}'
-    delay: float = 0.0
 
 
 
@@ -108,7 +101,7 @@ class Receiver:
                 self.duplicates[key] += 1
             else:
                 self.processed[key] += 1
-            return Reply(200, delay=SLOW if step == "slow" else self.delay)
+            return Reply(200, b'{"ok": true}', delay=SLOW if step == "slow" else self.delay)
 
 
 # -- building the outbox ------------------------------------------------------------------------
