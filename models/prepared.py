@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, date, datetime
 from operator import itemgetter
 from typing import Any, Protocol
@@ -46,14 +45,6 @@ def driver_connection(db: Database) -> Any:
     if isinstance(db, sa.Connection):
         return db.connection.driver_connection
     return db.driver_connection
-
-
-def pipeline(db: Database) -> AbstractContextManager[Any]:
-    """psycopg's pipeline mode: the statements issued inside are sent together and answered
-    in one round trip (results are read when the block ends or a fetch needs them). A no-op
-    on SQLite, which has no round trips to save."""
-    driver = driver_connection(db)
-    return driver.pipeline() if hasattr(driver, "pipeline") else nullcontext()
 
 
 def converter(processors: Sequence[Processor]) -> Converter:
@@ -185,13 +176,20 @@ class PreparedSet:
         self._cache: dict[tuple[str, str], Prepared] = {}
         self._lock = threading.Lock()
 
-    def get(self, name: str, db: Database) -> Prepared:
+    def get(
+        self,
+        name: str,
+        db: Database,
+        build: Callable[[], tuple[Any, Sequence[str] | None]] | None = None,
+    ) -> Prepared:
+        """The statement ``name``; ``build`` makes it when it is one of a family named at the
+        call (one shape per count of rows it writes, say) rather than in the set."""
         dialect = db.dialect
         key = (dialect.name, name)
         prepared = self._cache.get(key)
         if prepared is None:
             with self._lock:
-                statement, column_keys = self._builders[name]()
+                statement, column_keys = (build or self._builders[name])()
                 prepared = Prepared(statement, dialect, column_keys)
                 self._cache[key] = prepared
         return prepared

@@ -8,6 +8,7 @@ that read a stale version gets `Conflict` and nothing else; without it every adv
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -269,4 +270,65 @@ def test_concurrent_opens_get_distinct_refs(bureau: Bureau, db_url: str) -> None
     assert sorted(made) == [f"RC-2024-{n:04d}" for n in range(1, WORKERS * per_worker + 1)]
     listed = services.list_cases(bureau)
     assert len(listed) == WORKERS * per_worker + 1
+    assert all(check.ok for check in services.verify(bureau))
+
+
+def _wait_until_blocked(bureau: Bureau, waiting: threading.Thread) -> None:
+    """Until ``waiting`` waits for the case's lock (PostgreSQL shows it; SQLite's busy wait
+    shows nothing, so give it time to reach it)."""
+    if bureau.engine.dialect.name != "postgresql":
+        time.sleep(0.5)
+        return
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and waiting.is_alive():
+        with bureau.engine.connect() as connection:
+            blocked = connection.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            ).scalar_one()
+        if blocked:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the second writer never waited for the lock")
+
+
+def test_a_writer_that_waited_sees_the_cycles_written_meanwhile(bureau: Bureau) -> None:
+    """The second writer reads the case only once the first has committed, cycles included:
+    the respondent's reply clock the first one started is the clock its reply stops."""
+    ref = case_under_review(bureau)
+    holding, release = threading.Event(), threading.Event()
+    outcome: list[object] = []
+
+    def first() -> None:
+        with bureau.unit_of_work() as uow:
+            services._advance_in(uow, bureau, ref, "send_copy", ON, {}, None, "first", NOW,
+                                 None, False)
+            holding.set()
+            release.wait(60)
+            uow.commit()
+
+    def second() -> None:
+        try:
+            outcome.append(services.advance(bureau, ref, "receive_reply", on=ON, by="second",
+                                            now=NOW))
+        except Exception as exc:
+            outcome.append(exc)
+
+    one = threading.Thread(target=first)
+    one.start()
+    assert holding.wait(60)
+    two = threading.Thread(target=second)
+    two.start()
+    _wait_until_blocked(bureau, two)
+    release.set()
+    one.join(60)
+    two.join(60)
+    (stored,) = outcome
+    assert not isinstance(stored, Exception), stored
+    reply = [c for c in services.get_case(bureau, ref).case.cycles
+             if c.clock == "respondent_reply"]
+    assert [c.status.value for c in reply] == ["met"]
+    rows = services.timeline(bureau, ref)
+    assert [r["trigger"] for r in rows] == ["open", "accept", "send_copy", "receive_reply"]
+    assert [c["clock"] for c in rows[3]["clocks"]] == ["respondent_reply"]
     assert all(check.ok for check in services.verify(bureau))
