@@ -260,10 +260,12 @@ def load(db: Database, ref: str, *, for_update: bool = False) -> StoredCase:
         raise CaseNotFound(ref)
     case = joined.part(0, width)(rows[0][:width])
     if locking and rows[0][_SEEN_VERSION_AT] != case[_CASE_AT["version"]]:
-        # PostgreSQL had to wait for the lock: a writer changed the case meanwhile. The case
-        # row is re-read once locked, but the cycles joined to it are still what the
-        # statement saw when it began (READ COMMITTED takes a snapshot a statement), as is
-        # the version in the last column. Read now, after the lock, the cycles are current.
+        # A writer changed the case after this statement's snapshot was taken (PostgreSQL
+        # waited for its lock, or found its newer row). The case row is re-read once
+        # locked, but the cycles joined to it are still what the snapshot saw (READ
+        # COMMITTED takes a snapshot a statement), as is the version in the last column.
+        # Read now, after the lock, the cycles are current. Equal versions mean current
+        # cycles: cycles are written only by `append`, which always raises the version.
         load_cycles = STATEMENTS.get("load_cycles", db)
         cycles = tuple(_cycle_from_values(load_cycles.row(r))
                        for r in load_cycles.raw(db, {"ref": ref}))
