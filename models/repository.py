@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
 
 from models.chain import GENESIS, hashed_fields, jsonable, link
 from models.errors import CaseNotFound, Conflict
@@ -529,19 +530,19 @@ def _append_in_one_statement(
     """PostgreSQL: the guarded case update, the event and the cycles as one statement (its
     writes hang off the guard's RETURNING, so a refused guard writes nothing): one round trip
     and one statement for the server to run instead of three or more."""
-    shape = (changed, len(updated), len(inserted))
+    shape = (changed, bool(updated), bool(inserted))
     statement = STATEMENTS.get(
-        "append:" + ",".join(changed) + f":{len(updated)}:{len(inserted)}",
+        "append:" + ",".join(changed) + f":{int(shape[1])}:{int(shape[2])}",
         connection,
         build=lambda: (_append_statement(*shape), None),
     )
     params: dict[str, Any] = {"b_id": values["b_id"], "b_version": values["b_version"]}
     params.update({f"c_{name}": values[name] for name in (*_CASE_UPDATE_KEYS, *changed)})
     params.update({f"e_{name}": event[name] for name in _EVENT_COLUMNS})
-    for prefix, cycles in (("u", updated), ("i", inserted)):
-        for k, cycle in enumerate(cycles):
-            params.update({f"{prefix}{k}_{name}": value
-                           for name, value in cycle_values(values["b_id"], cycle).items()})
+    if updated:
+        params["updated"] = _cycle_array(values["b_id"], updated)
+    if inserted:
+        params["inserted"] = _cycle_array(values["b_id"], inserted)
     cursor = statement.execute(connection, params)
     (count,) = cursor.fetchone()
     cursor.close()
@@ -552,11 +553,27 @@ _EVENT_COLUMNS = [name for name in _EVENT_KEYS if name != "case_id"]
 _CYCLE_COLUMNS = [name for name in _CYCLE_KEYS if name != "case_id"]
 
 
-def _append_statement(changed: Sequence[str], updated: int, inserted: int) -> sa.Select[Any]:
-    """WITH guarded AS (UPDATE cases … WHERE id AND version RETURNING id), one INSERT of the
-    event and one UPDATE or INSERT per cycle, each joined to `guarded`; SELECT count(*).
-    Parameters: c_<column> for the case, e_ the event, u<k>_ and i<k>_ the k-th cycle
-    updated and inserted."""
+def _cycle_rows(name: str) -> Any:
+    """The cycles in the JSON array parameter ``name`` as rows (jsonb_to_recordset); each
+    carries its place in the domain's order of cycles."""
+    return (
+        sa.func.jsonb_to_recordset(sa.bindparam(name, type_=JSONB))
+        .table_valued(*[sa.column(c, clock_cycles.c[c].type) for c in _CYCLE_COLUMNS],
+                      sa.column("place", sa.Integer))
+        .render_derived(name=f"{name}_rows", with_types=True)
+    )
+
+
+def _cycle_array(case_id: int, cycles: list[Cycle]) -> list[dict[str, Any]]:
+    return [{**cycle_values(case_id, c), "place": k} for k, c in enumerate(cycles)]
+
+
+def _append_statement(changed: Sequence[str], updated: bool, inserted: bool) -> sa.Select[Any]:
+    """WITH guarded AS (UPDATE cases … WHERE id AND version RETURNING id), then the event's
+    INSERT and the cycles' UPDATE and INSERT, each joined to `guarded`; SELECT count(*).
+    Parameters: c_<column> for the case, e_<column> for the event, and the cycles updated
+    and inserted as two JSON arrays of rows (a statement with a parameter per cycle column
+    is too long for psycopg to keep parsed, and there would be one per count of cycles)."""
 
     def bind(name: str, column: sa.Column[Any]) -> sa.BindParameter[Any]:
         return sa.bindparam(name, type_=column.type)
@@ -576,30 +593,26 @@ def _append_statement(changed: Sequence[str], updated: int, inserted: int) -> sa
                                *[bind(f"e_{name}", events.c[name]) for name in _EVENT_COLUMNS]))
         .cte("event")
     ]
-    for k in range(updated):
+    if updated:
+        rows = _cycle_rows("updated")
         writes.append(
             sa.update(clock_cycles)
             .where(
                 clock_cycles.c.case_id == guarded.c.id,
-                clock_cycles.c.clock == bind(f"u{k}_clock", clock_cycles.c.clock),
-                clock_cycles.c.cycle == bind(f"u{k}_cycle", clock_cycles.c.cycle),
+                clock_cycles.c.clock == rows.c.clock,
+                clock_cycles.c.cycle == rows.c.cycle,
             )
-            .values({name: bind(f"u{k}_{name}", clock_cycles.c[name])
-                     for name in _CYCLE_UPDATE_KEYS})
-            .cte(f"updated_{k}")
+            .values({name: rows.c[name] for name in _CYCLE_UPDATE_KEYS})
+            .cte("updated")
         )
     if inserted:
-        # one INSERT for all: its rows take their ids in the order given, which is the
-        # domain's order of cycles (sibling statements in a WITH run in no set order)
-        rows = [
-            sa.select(guarded.c.id,
-                      *[bind(f"i{k}_{name}", clock_cycles.c[name]) for name in _CYCLE_COLUMNS])
-            for k in range(inserted)
-        ]
+        rows = _cycle_rows("inserted")
+        # in the array's order: the rows take their ids in it, the domain's order of cycles
         writes.append(
             sa.insert(clock_cycles)
             .from_select(["case_id", *_CYCLE_COLUMNS],
-                         rows[0] if inserted == 1 else sa.union_all(*rows))
+                         sa.select(guarded.c.id, *[rows.c[name] for name in _CYCLE_COLUMNS])
+                         .order_by(rows.c.place))
             .cte("inserted")
         )
     return sa.select(sa.func.count()).select_from(guarded).add_cte(*writes)
