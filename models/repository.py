@@ -532,13 +532,15 @@ def _append_in_one_statement(
     and one statement for the server to run instead of three or more."""
     shape = (changed, bool(updated), bool(inserted))
     statement = STATEMENTS.get(
-        "append:" + ",".join(changed) + f":{int(shape[1])}:{int(shape[2])}",
+        f"append:{_update_case_name(changed)}:{shape[1]}:{shape[2]}",
         connection,
         build=lambda: (_append_statement(*shape), None),
     )
+    # every case and event value under its parameter's name; the statement takes the ones
+    # it has parameters for (the unchanged indexed columns are not among them)
     params: dict[str, Any] = {"b_id": values["b_id"], "b_version": values["b_version"]}
-    params.update({f"c_{name}": values[name] for name in (*_CASE_UPDATE_KEYS, *changed)})
-    params.update({f"e_{name}": event[name] for name in _EVENT_COLUMNS})
+    params.update({key: values[name] for key, name in _CASE_PARAMS})
+    params.update({key: event[name] for key, name in _EVENT_PARAMS})
     if updated:
         params["updated"] = _cycle_array(values["b_id"], updated)
     if inserted:
@@ -551,6 +553,9 @@ def _append_in_one_statement(
 
 _EVENT_COLUMNS = [name for name in _EVENT_KEYS if name != "case_id"]
 _CYCLE_COLUMNS = [name for name in _CYCLE_KEYS if name != "case_id"]
+# (parameter, value) names of the one-statement append, made once rather than per call
+_CASE_PARAMS = [(f"c_{name}", name) for name in (*_CASE_UPDATE_KEYS, *_CASE_INDEXED)]
+_EVENT_PARAMS = [(f"e_{name}", name) for name in _EVENT_COLUMNS]
 
 
 def _cycle_rows(name: str) -> Any:
