@@ -17,7 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-CHECKPOINT_EVERY_S = 0.5
+CHECKPOINT_EVERY_S = 0.1
+# how long the FULL step of a round may wait for the write lock or an old reader
+CHECKPOINT_WAIT_S = 0.005
+# WAL pages (≈ 40 MB) at which a committing writer checkpoints itself (see `_sqlite_on_connect`)
+WAL_BACKSTOP_PAGES = 10_000
 
 
 def normalize_url(url: str) -> str:
@@ -64,9 +68,11 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     # Checkpoints (copying the WAL into the database, with an fsync) are left to
     # `_Checkpointer`, off the writers' path; a committing writer would otherwise pay
-    # ≈ 10 ms every few hundred transactions. SQLite still checkpoints when the last
-    # connection closes.
-    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    # ≈ 4 ms every hundred-odd transitions (SQLite's default, every 1,000 WAL pages). The
+    # writers' own checkpoint stays as a backstop, far out of the way, should the
+    # background one be kept from resetting the WAL for long. SQLite also checkpoints when
+    # the last connection closes.
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
@@ -83,9 +89,19 @@ def _sqlite_on_begin(connection: sa.Connection) -> None:
 class _Checkpointer:
     """Checkpoints a SQLite file's WAL from a background thread while the engine is in use.
 
-    PASSIVE checkpoints never block readers or writers; the sqlite3 driver releases the GIL
-    while it copies pages and syncs, so writers go on meanwhile. The thread starts with the
-    engine's first connection and stops when the engine is disposed (or the process ends).
+    Each round is two checkpoints. A PASSIVE one copies the WAL into the database without
+    blocking anyone (the sqlite3 driver releases the GIL while it copies and syncs), so
+    writers go on meanwhile. Then a FULL one takes the write lock for a moment and copies
+    the few frames committed during the first. Only a WAL checkpointed to its last frame
+    when a writer begins is reset (written again from its start); under a steady stream of
+    writes PASSIVE checkpoints alone never get there, and the WAL grew by every frame ever
+    written (388 MB after bench/persist_transitions.py's 9,000 transitions), slowing every
+    page lookup and commit. The FULL step waits at most `CHECKPOINT_WAIT_S` for the write
+    lock or for a reader on an older snapshot, then gives up until the next round, so a
+    long report query never holds writers up behind it.
+
+    The thread starts with the engine's first connection and stops when the engine is
+    disposed (or the process ends).
     """
 
     def __init__(self, engine: Engine, path: str) -> None:
@@ -110,14 +126,26 @@ class _Checkpointer:
 
     def _run(self) -> None:
         try:
-            connection = sqlite3.connect(self.path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+            connection = sqlite3.connect(self.path, timeout=CHECKPOINT_WAIT_S)
         except sqlite3.Error:
             return
         try:
             while not self.stop.wait(CHECKPOINT_EVERY_S):
-                try:
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error:  # a busy or vanished database: try again next time
-                    continue
+                checkpoint_round(connection)
         finally:
             connection.close()
+
+
+def checkpoint_round(connection: sqlite3.Connection) -> None:
+    """One round of `_Checkpointer`: PASSIVE, then FULL unless the WAL is empty. The FULL
+    step runs even when the PASSIVE one copied every frame: a writer whose transaction was
+    open meanwhile began reading before the copy ended, and such a writer never resets the
+    WAL; the next one to begin after a FULL step (which waits out the open transaction and
+    keeps others from starting) does. Errors (a busy or vanished database) are left for the
+    next round."""
+    try:
+        _busy, frames, _copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if frames > 0:
+            connection.execute("PRAGMA wal_checkpoint(FULL)").fetchone()
+    except sqlite3.Error:
+        pass
