@@ -12,12 +12,14 @@ from datetime import date
 from enum import StrEnum
 from functools import cached_property
 from types import MappingProxyType
+from typing import NamedTuple
 
 from states.calendar import WorkCalendar
 from states.clocks import ClockSpec, When, any_matches
 from states.errors import InvalidAttribute
 
 AttrValue = str | int
+_NO_STOPS: Mapping[str, tuple[When, ...]] = MappingProxyType({})
 
 
 class Actor(StrEnum):
@@ -157,6 +159,23 @@ class TransitionSpec:
         return self.dest is None
 
 
+class ClockPlan(NamedTuple):
+    """What one kind of event (trigger, source state, destination) may do to clocks."""
+
+    closing: bool  # it closes the case: every live cycle stops or closes
+    # declared clocks none of whose live cycles it can lapse, stop, close, pause or resume:
+    # most events act on one clock or none, and `apply_clock_effects` skips the others by name
+    idle: frozenset[str]
+    # clocks one of whose stop conditions matches it whatever the attributes, so
+    # `apply_clock_effects` need not match the conditions on every fire
+    stopped: frozenset[str]
+    # the rest as `CaseType` indexes them (`clock_stops[trigger]`, `clock_starts[trigger]`,
+    # `length_attrs`), kept here so that one lookup per event finds them all
+    stops: Mapping[str, tuple[When, ...]]
+    starts: tuple[tuple[ClockSpec, tuple[When, ...], bool], ...]
+    length_attrs: frozenset[str]
+
+
 @dataclass(frozen=True)
 class CaseType:
     """A case type: 行政复议, 法律援助, 律师执业投诉, or any other declared the same way."""
@@ -203,6 +222,56 @@ class CaseType:
                 whens = tuple(w for w in clock.starts if w.trigger == trigger)
                 by.setdefault(trigger, []).append((clock, whens))
         return MappingProxyType({k: tuple(v) for k, v in by.items()})
+
+    @cached_property
+    def clock_starts(self) -> Mapping[str, tuple[tuple[ClockSpec, tuple[When, ...], bool], ...]]:
+        """`clocks_started_by`, each entry flagged True when one of its conditions is the bare
+        trigger, which then starts the clock whatever the state and attributes: most do, and
+        the flag spares matching them on every fire."""
+        return MappingProxyType({
+            trigger: tuple(
+                (clock, whens, any(not w.source and not w.attrs for w in whens))
+                for clock, whens in entries
+            )
+            for trigger, entries in self.clocks_started_by.items()
+        })
+
+    def clock_plan(self, trigger: str, source: str | None, dest: str) -> ClockPlan:
+        """What an event from ``source`` to ``dest`` may do to each clock's live cycle.
+
+        Worked out from the declarations once per event and kept: a `CaseType` is immutable,
+        so a plan never goes stale, and two threads making the same one store equal values.
+        """
+        key = (trigger, source, dest)
+        plan = self._clock_plans.get(key)
+        if plan is None:
+            plan = self._clock_plans[key] = self._make_clock_plan(trigger, source, dest)
+        return plan
+
+    @cached_property
+    def _clock_plans(self) -> dict[tuple[str, str | None, str], ClockPlan]:
+        return {}
+
+    def _make_clock_plan(self, trigger: str, source: str | None, dest: str) -> ClockPlan:
+        closing = dest != source and dest in self.closed_states
+        stops = self.clock_stops.get(trigger, _NO_STOPS)
+        idle = set()
+        stopped = set()
+        for name, clock in self.clock_map.items():
+            if any(not w.attrs and (not w.source or source in w.source)
+                   for w in stops.get(name, ())):
+                stopped.add(name)
+            paused = clock.pauses_in
+            crosses = source != dest and (
+                (dest in paused and source not in paused)
+                or (source in paused and dest not in paused)
+            )
+            if not closing and clock.lapse != trigger and name not in stops and not crosses:
+                idle.add(name)
+        return ClockPlan(
+            closing, frozenset(idle), frozenset(stopped), stops,
+            self.clock_starts.get(trigger, ()), self.length_attrs,
+        )
 
     @cached_property
     def clock_stops(self) -> Mapping[str, Mapping[str, tuple[When, ...]]]:

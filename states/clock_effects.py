@@ -18,16 +18,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from operator import itemgetter
 from types import MappingProxyType
 
 from states import clocks
 from states.calendar import WorkCalendar
 from states.case import ClockChange
 from states.casetype import AttrValue, CaseType, TransitionSpec
-from states.clocks import Cycle, When, any_matches
+from states.clocks import LIVE, Cycle, CycleStatus, any_matches
 from states.errors import ClockRuleViolation
 
-_NO_STOPS: Mapping[str, tuple[When, ...]] = MappingProxyType({})
+_CLOCK = itemgetter(0)  # Cycle.clock
+# the change a stopped or closed cycle records is its status: `.value` of an enum is a
+# descriptor going through Python twice, a dict lookup is not
+_STATUS_CHANGE: Mapping[CycleStatus, str] = MappingProxyType({s: s.value for s in CycleStatus})
 
 
 def apply_clock_effects(
@@ -46,19 +50,22 @@ def apply_clock_effects(
     """The cycles after the event and the changes it made to them."""
     result = list(cycles)
     changes: list[ClockChange] = []
-    latest = {c.clock: i for i, c in enumerate(result)}
-    closing = dest != source and dest in case_type.closed_states
-    # only the conditions that name the trigger can match it
-    stops = case_type.clock_stops.get(trigger, _NO_STOPS)
+    # clock -> index of its latest cycle, clocks in order of first appearance (built in C: the
+    # comprehension it replaces ran Python for every cycle)
+    latest = dict(zip(map(_CLOCK, result), range(len(result)), strict=True))
+    # what the event may do, worked out once per kind of event: see `ClockPlan`
+    closing, idle, stopped, stops, starts, length_attrs = case_type.clock_plan(
+        trigger, source, dest
+    )
 
-    def update(index: int, new: Cycle, change: str) -> None:
-        if new is not result[index]:  # the clock functions return the same cycle if unchanged
-            result[index] = new
-            changes.append(ClockChange(new.clock, new.cycle, change, new.due_on, new.status))
-
+    # Each step replaces a cycle by what a clock function returned; the function returns the
+    # very same cycle when nothing changed, and only a changed cycle is a change. Written out
+    # at each step rather than by a nested function, which was built on every call.
     for name, index in latest.items():
+        if name in idle:
+            continue
         cycle = result[index]
-        if not cycle.live:
+        if cycle.status not in LIVE:
             continue
         clock = case_type.clock_map[name]
         if clock.lapse == trigger:
@@ -70,54 +77,88 @@ def apply_clock_effects(
                     f"day, {cycle.due_on.isoformat()}",
                     [f"on={cycle.due_on.isoformat()}"],
                 )
-            update(index, clocks.lapse(cycle), "missed")
-        elif (name in stops and any_matches(stops[name], trigger, source, attrs_after)) or (
-            closing and clock.stops_on_terminal
+            new, change = clocks.lapse(cycle), "missed"
+        elif (
+            name in stopped
+            or (name in stops and any_matches(stops[name], trigger, source, attrs_after))
+            or (closing and clock.stops_on_terminal)
         ):
-            stopped = clocks.stop(cycle, day)
-            update(index, stopped, stopped.status.value)
+            new = clocks.stop(cycle, day)
+            change = _STATUS_CHANGE[new.status]
         elif closing:
-            closed = clocks.close(cycle, day)
-            update(index, closed, closed.status.value)
+            new = clocks.close(cycle, day)
+            change = _STATUS_CHANGE[new.status]
         elif clock.pauses_in and source != dest:
             if dest in clock.pauses_in and source not in clock.pauses_in:
-                update(index, clocks.pause(cycle, day, calendar), "paused")
+                new, change = clocks.pause(cycle, day, calendar), "paused"
             elif source in clock.pauses_in and dest not in clock.pauses_in:
-                update(index, clocks.resume(cycle, day, calendar), "resumed")
+                new, change = clocks.resume(cycle, day, calendar), "resumed"
+            else:
+                continue
+        else:
+            continue
+        if new is not cycle:
+            result[index] = new
+            changes.append(_change(new, change))
 
     if spec is not None and spec.extends is not None:
         clock = case_type.clock_map[spec.extends]
         index_ = latest.get(clock.name)
-        if index_ is None or not result[index_].live:
+        if index_ is None or result[index_].status not in LIVE:
             raise ClockRuleViolation(f"clock {clock.name!r} is not running")
         days = event_attrs["days"]
         assert isinstance(days, int)  # declared as an int attribute of every extension trigger
-        update(index_, clocks.extend(result[index_], clock, days, day, attrs_after, calendar),
-               "extended")
+        cycle = result[index_]
+        new = clocks.extend(cycle, clock, days, day, attrs_after, calendar)
+        if new is not cycle:
+            result[index_] = new
+            changes.append(_change(new, "extended"))
 
     # most events change no attribute: one comparison of the whole mappings rules them out
-    if (
-        case_type.length_attrs
-        and attrs_after != attrs_before
-        and any(attrs_after.get(k) != attrs_before.get(k) for k in case_type.length_attrs)
+    if length_attrs and attrs_after != attrs_before and _changed(
+        length_attrs, attrs_before, attrs_after
     ):
         for clock in case_type.clocks:
             index_ = latest.get(clock.name)
             if index_ is not None and clock.lengths:
-                update(index_, clocks.relength(result[index_], clock.length(attrs_after),
-                                               calendar), "relengthed")
+                cycle = result[index_]
+                new = clocks.relength(cycle, clock.length(attrs_after), calendar)
+                if new is not cycle:
+                    result[index_] = new
+                    changes.append(_change(new, "relengthed"))
 
-    for clock, whens in case_type.clocks_started_by.get(trigger, ()):
-        if any_matches(whens, trigger, source, attrs_after):
+    for clock, whens, always in starts:
+        if always or any_matches(whens, trigger, source, attrs_after):
             index_ = latest.get(clock.name)
             number = 1
             if index_ is not None:
-                number = result[index_].cycle + 1
-                if result[index_].live:
-                    update(index_, clocks.close(result[index_], day), "cancelled")
+                cycle = result[index_]
+                number = cycle.cycle + 1
+                if cycle.status in LIVE:
+                    new = clocks.close(cycle, day)
+                    if new is not cycle:
+                        result[index_] = new
+                        changes.append(_change(new, "cancelled"))
             new = clocks.start(clock, number, day, attrs_after, calendar)
             result.append(new)
             latest[clock.name] = len(result) - 1
-            changes.append(ClockChange(new.clock, new.cycle, "started", new.due_on, new.status))
+            changes.append(_change(new, "started"))
 
     return tuple(result), tuple(changes)
+
+
+def _change(cycle: Cycle, change: str) -> ClockChange:
+    # `tuple.__new__` with every field: the named tuple's own `__new__` is a Python function
+    return tuple.__new__(
+        ClockChange, (cycle.clock, cycle.cycle, change, cycle.due_on, cycle.status)
+    )
+
+
+def _changed(
+    keys: frozenset[str], before: Mapping[str, AttrValue], after: Mapping[str, AttrValue]
+) -> bool:
+    """Whether any of ``keys`` has another value ``after`` than ``before``."""
+    for key in keys:  # noqa: SIM110  # a loop: cheaper than any() over a generator
+        if after.get(key) != before.get(key):
+            return True
+    return False

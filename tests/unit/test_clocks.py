@@ -463,7 +463,7 @@ def test_suspending_a_lapsed_limit_does_not_revive_it() -> None:
 
 
 def test_ending_a_cycle_changes_only_its_status_and_stop_date() -> None:
-    # `_ended` splices fields by position: every other field must come through unchanged.
+    # `stop` and `close` set fields by position: every other field must come through unchanged.
     cycle = clocks.start(CASE_TYPES["reconsideration"].clock_map["decision"], 3,
                          D(2024, 10, 8), {}, default_calendar())
     cycle = cycle._replace(paused_days=4, extended_days=10, extensions=1, used=2)
