@@ -72,6 +72,7 @@ def open_case(
                 raise Conflict(f"a case {ref!r} already exists", ["a new reference"])
         stored = repository.insert_case(uow, opened, ref=ref, recorded_at=now)
         uow.commit()
+    bureau.cases.put(stored)
     return stored
 
 
@@ -95,6 +96,7 @@ def advance(
         stored = _advance_in(uow, bureau, ref, trigger, on, attrs, reason, by, now,
                              expect_version, by_system)
         uow.commit()
+    bureau.cases.put(stored)
     return stored
 
 
@@ -111,11 +113,38 @@ def _advance_in(
     expect_version: int | None,
     by_system: bool,
 ) -> StoredCase:
+    """Fire and write on the case as this bureau last wrote it, if it has it (no read: the
+    version guard of the write tells whether it is current), else on the case read locked.
+    Whatever the cached case refuses is judged again on the stored one (models.case_cache)."""
+    cached = bureau.cases.get(ref)
+    if cached is not None:
+        try:
+            return _fire_and_append(db, bureau, cached, trigger, on, attrs, reason, by, now,
+                                    expect_version, by_system)
+        except CaseflowError:
+            bureau.cases.drop(ref)
     stored = repository.load(db, ref, for_update=True)
+    return _fire_and_append(db, bureau, stored, trigger, on, attrs, reason, by, now,
+                            expect_version, by_system)
+
+
+def _fire_and_append(
+    db: Database,
+    bureau: Bureau,
+    stored: StoredCase,
+    trigger: str,
+    on: date,
+    attrs: Mapping[str, object] | None,
+    reason: str | None,
+    by: str,
+    now: datetime,
+    expect_version: int | None,
+    by_system: bool,
+) -> StoredCase:
     if expect_version is not None and stored.case.version != expect_version:
         raise Conflict(
-            f"case {ref} is at version {stored.case.version}, not {expect_version}; "
-            "it changed since you read it",
+            f"case {stored.case.ref} is at version {stored.case.version}, not "
+            f"{expect_version}; it changed since you read it",
             [f"--expect-version {stored.case.version}"],
         )
     fired = fire(
@@ -163,6 +192,9 @@ def apply_system_acts(
             except CaseflowError as error:
                 results[i] = error
         uow.commit()
+    for result in results.values():
+        if isinstance(result, StoredCase):
+            bureau.cases.put(result)
     return [results[i] for i in range(len(acts))]
 
 
