@@ -8,6 +8,7 @@ Prefect here: flows call these, and so do the CLI and the API.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -17,6 +18,7 @@ from models.chain import GENESIS, link
 from models.errors import Conflict
 from models.prepared import Database
 from models.repository import StoredCase
+from models.uow import UnitOfWork
 from states.calendar import legal_date
 from states.errors import CaseflowError, InvalidAttribute, InvalidLegalDate, NotFound
 from states.machine import allowed_triggers, fire
@@ -94,14 +96,14 @@ def advance(
     _not_in_future(on, now)
     with bureau.unit_of_work() as uow:
         stored = _advance_in(uow, bureau, ref, trigger, on, attrs, reason, by, now,
-                             expect_version, by_system)
+                             expect_version, by_system, alone=True)
         uow.commit()
     bureau.cases.put(stored)
     return stored
 
 
 def _advance_in(
-    db: Database,
+    uow: UnitOfWork,
     bureau: Bureau,
     ref: str,
     trigger: str,
@@ -112,19 +114,24 @@ def _advance_in(
     now: datetime,
     expect_version: int | None,
     by_system: bool,
+    *,
+    alone: bool = False,
 ) -> StoredCase:
     """Fire and write on the case as this bureau last wrote it, if it has it (no read: the
     version guard of the write tells whether it is current), else on the case read locked.
-    Whatever the cached case refuses is judged again on the stored one (models.case_cache)."""
+    Whatever the cached case refuses is judged again on the stored one (models.case_cache).
+    ``alone``: this transition is the whole unit of work, so the write on the cached case,
+    one statement on PostgreSQL, may be a transaction of its own (`as_one_statement`)."""
     cached = bureau.cases.get(ref)
     if cached is not None:
         try:
-            return _fire_and_append(db, bureau, cached, trigger, on, attrs, reason, by, now,
-                                    expect_version, by_system)
+            with uow.as_one_statement() if alone else nullcontext():
+                return _fire_and_append(uow, bureau, cached, trigger, on, attrs, reason, by,
+                                        now, expect_version, by_system)
         except CaseflowError:
             bureau.cases.drop(ref)
-    stored = repository.load(db, ref, for_update=True)
-    return _fire_and_append(db, bureau, stored, trigger, on, attrs, reason, by, now,
+    stored = repository.load(uow, ref, for_update=True)
+    return _fire_and_append(uow, bureau, stored, trigger, on, attrs, reason, by, now,
                             expect_version, by_system)
 
 

@@ -97,3 +97,19 @@ def test_a_stale_copy_never_lets_a_refused_trigger_through(
     with pytest.raises(Conflict) as stale:
         services.advance(bureau, ref, "accept", on=ON, by="a", now=NOW, expect_version=1)
     assert "--expect-version 2" in stale.value.allowed
+
+
+def test_after_a_write_alone_units_of_work_are_whole_again(bureau: Bureau) -> None:
+    """On PostgreSQL the write on a cached case runs as a transaction of its own; the
+    connection goes back to the pool with transactions as before, so a later unit of work
+    that is left without commit still keeps nothing."""
+    ref = opened(bureau)
+    services.advance(bureau, ref, "accept", on=ON, by="a", now=NOW)  # on the cached case
+    before = services.timeline(bureau, ref)
+    with bureau.unit_of_work() as uow:
+        services._advance_in(uow, bureau, ref, "send_copy", ON, None, None, "a", NOW, None,
+                             False)
+        services._advance_in(uow, bureau, ref, "receive_reply", ON, None, None, "a", NOW,
+                             None, False)
+        # left without commit: rolled back, both
+    assert services.timeline(bureau, ref) == before
