@@ -3,6 +3,12 @@ transaction: load, fire, write case + event + cycles, commit).
 
     python bench/persist_transitions.py                      # SQLite, one process
     python bench/persist_transitions.py --pg --writers 4     # PostgreSQL, 4 writer processes
+    python bench/persist_transitions.py --cold               # no case cache: read every case
+
+By default a writer's bureau keeps the cases it wrote (models.case_cache), as a long-running
+server or worker does, so a transition fires on its cached case and its version-guarded write
+tells whether that was current. `--cold` gives the bureau no cache: every transition reads its
+case first, as a one-shot CLI command does.
 
 Goals (issue 3): >= 5,000/s on SQLite in one process with p99 < 5 ms; >= 2,000/s on
 PostgreSQL with 4 concurrent writers. Prints its figures; asserts nothing.
@@ -31,6 +37,7 @@ from urllib.parse import quote
 
 from flows import services
 from flows.context import Bureau
+from models.case_cache import CaseCache
 from models.engine import create_engine
 from models.schema import upgrade
 from states.calendar import default_calendar
@@ -51,9 +58,10 @@ WALK: list[tuple[str, date, dict[str, str]]] = [
 ]
 
 
-def _run(url: str, cases: int, worker: int) -> tuple[list[float], float]:
+def _run(url: str, cases: int, worker: int, cold: bool = False) -> tuple[list[float], float]:
     engine = create_engine(url)
-    bureau = Bureau(engine, CASE_TYPES, default_calendar())
+    bureau = Bureau(engine, CASE_TYPES, default_calendar(),
+                    **({"cases": CaseCache(size=0)} if cold else {}))
     refs = [
         services.open_case(bureau, "reconsideration", on=date(2024, 9, 27),
                            ref=f"B{worker}-{i}", by="bench", now=NOW).case.ref
@@ -129,7 +137,7 @@ def plain_sqlite3_reference(path: Path, cases: int) -> float:
     return count / cpu
 
 
-def compare_with_plain_sqlite3(cases: int, rounds: int) -> None:
+def compare_with_plain_sqlite3(cases: int, rounds: int, cold: bool) -> None:
     """Caseflow and the plain-sqlite3 yardstick in alternating rounds on fresh files, so both
     meet the same background load; the best round of each is the figure compared."""
     ours: list[float] = []
@@ -137,7 +145,7 @@ def compare_with_plain_sqlite3(cases: int, rounds: int) -> None:
     for _ in range(rounds):
         url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
         upgrade(create_engine(url))
-        latencies, cpu = _run(url, cases, 0)
+        latencies, cpu = _run(url, cases, 0, cold)
         ours.append(len(latencies) / cpu)
         plain.append(plain_sqlite3_reference(Path(tempfile.mkdtemp()) / "plain.db", cases))
     print("rounds, per CPU second: caseflow " + ", ".join(f"{r:,.0f}" for r in ours)
@@ -147,7 +155,7 @@ def compare_with_plain_sqlite3(cases: int, rounds: int) -> None:
           "against the issue's 10,000 for plain sqlite3, is 50 %)")
 
 
-def _worker(args: tuple[str, int, int]) -> tuple[list[float], float]:
+def _worker(args: tuple[str, int, int, bool]) -> tuple[list[float], float]:
     return _run(*args)
 
 
@@ -164,6 +172,8 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=1000, help="cases per writer")
     parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of SQLite")
     parser.add_argument("--writers", type=int, default=1)
+    parser.add_argument("--cold", action="store_true",
+                        help="no case cache: every transition reads its case first")
     parser.add_argument("--rounds", type=int, default=3,
                         help="SQLite: rounds of caseflow and plain sqlite3, alternating")
     args = parser.parse_args()
@@ -181,22 +191,23 @@ def main() -> None:
     try:
         start = time.perf_counter()
         if args.writers == 1:
-            parts = [_run(url, args.cases, 0)]
+            parts = [_run(url, args.cases, 0, args.cold)]
         else:
             with mp.get_context("spawn").Pool(args.writers) as pool:
-                parts = pool.map(_worker, [(url, args.cases, w) for w in range(args.writers)])
+                parts = pool.map(_worker, [(url, args.cases, w, args.cold)
+                                           for w in range(args.writers)])
         latencies = [x for part, _cpu in parts for x in part]
         cpu = sum(c for _part, c in parts)
         # Opening the cases is inside the wall time too; count only the advances.
         wall = time.perf_counter() - start
-        backend = "PostgreSQL" if args.pg else "SQLite"
+        backend = ("PostgreSQL" if args.pg else "SQLite") + (", cold" if args.cold else "")
         report(f"{backend}, {args.writers} writer(s), wall incl. opening",
                latencies, wall)
         report(f"{backend}, {args.writers} writer(s), advances only (sum of latencies/writers)",
                latencies, sum(latencies) / args.writers)
         print(f"client CPU per transition: {cpu / len(latencies) * 1e6:,.0f} µs")
         if not args.pg and args.rounds > 0:
-            compare_with_plain_sqlite3(args.cases, args.rounds)
+            compare_with_plain_sqlite3(args.cases, args.rounds, args.cold)
     finally:
         if schema is not None:
             with admin.begin() as connection:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from models.case_cache import CaseCache
 from models.uow import UnitOfWork
 from states.calendar import WorkCalendar
 from states.casetype import CaseType
@@ -22,6 +23,8 @@ class Bureau:
     engine: Engine
     types: Mapping[str, CaseType]
     calendar: WorkCalendar
+    # the cases this bureau's services last wrote, to spare the next transition its read
+    cases: CaseCache = field(default_factory=CaseCache, compare=False, repr=False)
 
     def unit_of_work(self, *, write: bool = True) -> UnitOfWork:
         return UnitOfWork(self.engine, write=write)

@@ -8,6 +8,7 @@ Prefect here: flows call these, and so do the CLI and the API.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -17,6 +18,7 @@ from models.chain import GENESIS, link
 from models.errors import Conflict
 from models.prepared import Database
 from models.repository import StoredCase
+from models.uow import UnitOfWork
 from states.calendar import legal_date
 from states.errors import CaseflowError, InvalidAttribute, InvalidLegalDate, NotFound
 from states.machine import allowed_triggers, fire
@@ -72,6 +74,7 @@ def open_case(
                 raise Conflict(f"a case {ref!r} already exists", ["a new reference"])
         stored = repository.insert_case(uow, opened, ref=ref, recorded_at=now)
         uow.commit()
+    bureau.cases.put(stored)
     return stored
 
 
@@ -93,13 +96,14 @@ def advance(
     _not_in_future(on, now)
     with bureau.unit_of_work() as uow:
         stored = _advance_in(uow, bureau, ref, trigger, on, attrs, reason, by, now,
-                             expect_version, by_system)
+                             expect_version, by_system, alone=True)
         uow.commit()
+    bureau.cases.put(stored)
     return stored
 
 
 def _advance_in(
-    db: Database,
+    uow: UnitOfWork,
     bureau: Bureau,
     ref: str,
     trigger: str,
@@ -110,12 +114,44 @@ def _advance_in(
     now: datetime,
     expect_version: int | None,
     by_system: bool,
+    *,
+    alone: bool = False,
 ) -> StoredCase:
-    stored = repository.load(db, ref, for_update=True)
+    """Fire and write on the case as this bureau last wrote it, if it has it (no read: the
+    version guard of the write tells whether it is current), else on the case read locked.
+    Whatever the cached case refuses is judged again on the stored one (models.case_cache).
+    ``alone``: this transition is the whole unit of work, so the write on the cached case,
+    one statement on PostgreSQL, may be a transaction of its own (`as_one_statement`)."""
+    cached = bureau.cases.get(ref)
+    if cached is not None:
+        try:
+            with uow.as_one_statement() if alone else nullcontext():
+                return _fire_and_append(uow, bureau, cached, trigger, on, attrs, reason, by,
+                                        now, expect_version, by_system)
+        except CaseflowError:
+            bureau.cases.drop(ref)
+    stored = repository.load(uow, ref, for_update=True)
+    return _fire_and_append(uow, bureau, stored, trigger, on, attrs, reason, by, now,
+                            expect_version, by_system)
+
+
+def _fire_and_append(
+    db: Database,
+    bureau: Bureau,
+    stored: StoredCase,
+    trigger: str,
+    on: date,
+    attrs: Mapping[str, object] | None,
+    reason: str | None,
+    by: str,
+    now: datetime,
+    expect_version: int | None,
+    by_system: bool,
+) -> StoredCase:
     if expect_version is not None and stored.case.version != expect_version:
         raise Conflict(
-            f"case {ref} is at version {stored.case.version}, not {expect_version}; "
-            "it changed since you read it",
+            f"case {stored.case.ref} is at version {stored.case.version}, not "
+            f"{expect_version}; it changed since you read it",
             [f"--expect-version {stored.case.version}"],
         )
     fired = fire(
@@ -163,6 +199,9 @@ def apply_system_acts(
             except CaseflowError as error:
                 results[i] = error
         uow.commit()
+    for result in results.values():
+        if isinstance(result, StoredCase):
+            bureau.cases.put(result)
     return [results[i] for i in range(len(acts))]
 
 
