@@ -16,7 +16,6 @@ from flows.context import Bureau
 from models import repository
 from models.chain import GENESIS, link
 from models.errors import Conflict
-from models.prepared import Database
 from models.repository import StoredCase
 from models.uow import UnitOfWork
 from states.calendar import legal_date
@@ -122,50 +121,34 @@ def _advance_in(
     Whatever the cached case refuses is judged again on the stored one (models.case_cache).
     ``alone``: this transition is the whole unit of work, so the write on the cached case,
     one statement on PostgreSQL, may be a transaction of its own (`as_one_statement`)."""
+    def fire_and_append(stored: StoredCase) -> StoredCase:
+        if expect_version is not None and stored.case.version != expect_version:
+            raise Conflict(
+                f"case {ref} is at version {stored.case.version}, not {expect_version}; "
+                "it changed since you read it",
+                [f"--expect-version {stored.case.version}"],
+            )
+        fired = fire(
+            bureau.case_type(stored.case.type),
+            stored.case,
+            trigger,
+            on,
+            attrs=attrs,
+            reason=reason,
+            by=by,
+            by_system=by_system,
+            calendar=bureau.calendar,
+        )
+        return repository.append(uow, stored, fired, recorded_at=now)
+
     cached = bureau.cases.get(ref)
     if cached is not None:
         try:
             with uow.as_one_statement() if alone else nullcontext():
-                return _fire_and_append(uow, bureau, cached, trigger, on, attrs, reason, by,
-                                        now, expect_version, by_system)
+                return fire_and_append(cached)
         except CaseflowError:
             bureau.cases.drop(ref)
-    stored = repository.load(uow, ref, for_update=True)
-    return _fire_and_append(uow, bureau, stored, trigger, on, attrs, reason, by, now,
-                            expect_version, by_system)
-
-
-def _fire_and_append(
-    db: Database,
-    bureau: Bureau,
-    stored: StoredCase,
-    trigger: str,
-    on: date,
-    attrs: Mapping[str, object] | None,
-    reason: str | None,
-    by: str,
-    now: datetime,
-    expect_version: int | None,
-    by_system: bool,
-) -> StoredCase:
-    if expect_version is not None and stored.case.version != expect_version:
-        raise Conflict(
-            f"case {stored.case.ref} is at version {stored.case.version}, not "
-            f"{expect_version}; it changed since you read it",
-            [f"--expect-version {stored.case.version}"],
-        )
-    fired = fire(
-        bureau.case_type(stored.case.type),
-        stored.case,
-        trigger,
-        on,
-        attrs=attrs,
-        reason=reason,
-        by=by,
-        by_system=by_system,
-        calendar=bureau.calendar,
-    )
-    return repository.append(db, stored, fired, recorded_at=now)
+    return fire_and_append(repository.load(uow, ref, for_update=True))
 
 
 @dataclass(frozen=True)
