@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
 
 from flows import services
 from flows.context import Bureau
+from models.engine import create_engine
 from models.errors import Conflict
 from states.calendar import default_calendar
 from states.casetypes import CASE_TYPES
@@ -113,3 +115,31 @@ def test_after_a_write_alone_units_of_work_are_whole_again(bureau: Bureau) -> No
                              None, False)
         # left without commit: rolled back, both
     assert services.timeline(bureau, ref) == before
+
+
+def test_a_transition_on_a_cached_case_is_one_statement_on_postgresql(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It runs in autocommit (UnitOfWork.as_one_statement), so it must stay one statement: a
+    second one would commit apart from the first. (SQLite runs its statements in the
+    transaction its unit of work begins up front.)"""
+    import psycopg
+
+    engine = create_engine(pg_url)
+    bureau = Bureau(engine, CASE_TYPES, default_calendar())
+    try:
+        ref = opened(bureau)
+        ran: list[tuple[bool, str]] = []
+        execute = psycopg.Cursor.execute
+
+        def spy(self: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+            ran.append((self.connection.autocommit, str(query).split()[0]))
+            return execute(self, query, *args, **kwargs)
+
+        monkeypatch.setattr(psycopg.Cursor, "execute", spy)
+        services.advance(bureau, ref, "accept", on=ON, by="a", now=NOW)
+        monkeypatch.undo()
+        assert ran == [(True, "WITH")]
+        assert services.get_case(bureau, ref).case.state == "under_review"
+    finally:
+        engine.dispose()
