@@ -285,16 +285,6 @@ class CaseType:
         )
 
     @cached_property
-    def clocks_stopped_by(self) -> Mapping[str, frozenset[str]]:
-        """trigger -> names of the clocks it stops or whose lapse it is."""
-        by: dict[str, set[str]] = {}
-        for clock in self.clocks:
-            for w in clock.stops:
-                by.setdefault(w.trigger, set()).add(clock.name)
-            by.setdefault(clock.lapse, set()).add(clock.name)
-        return MappingProxyType({k: frozenset(v) for k, v in by.items()})
-
-    @cached_property
     def length_attrs(self) -> frozenset[str]:
         """Attributes some clock's length depends on (e.g. procedure)."""
         return frozenset(a for clock in self.clocks for a in clock.lengths)

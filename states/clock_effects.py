@@ -58,9 +58,6 @@ def apply_clock_effects(
         trigger, source, dest
     )
 
-    # Each step replaces a cycle by what a clock function returned; the function returns the
-    # very same cycle when nothing changed, and only a changed cycle is a change. Written out
-    # at each step rather than by a nested function, which was built on every call.
     for name, index in latest.items():
         if name in idle:
             continue
@@ -97,9 +94,7 @@ def apply_clock_effects(
                 continue
         else:
             continue
-        if new is not cycle:
-            result[index] = new
-            changes.append(_change(new, change))
+        _replace(result, changes, index, new, change)
 
     if spec is not None and spec.extends is not None:
         clock = case_type.clock_map[spec.extends]
@@ -108,11 +103,8 @@ def apply_clock_effects(
             raise ClockRuleViolation(f"clock {clock.name!r} is not running")
         days = event_attrs["days"]
         assert isinstance(days, int)  # declared as an int attribute of every extension trigger
-        cycle = result[index_]
-        new = clocks.extend(cycle, clock, days, day, attrs_after, calendar)
-        if new is not cycle:
-            result[index_] = new
-            changes.append(_change(new, "extended"))
+        new = clocks.extend(result[index_], clock, days, day, attrs_after, calendar)
+        _replace(result, changes, index_, new, "extended")
 
     # most events change no attribute: one comparison of the whole mappings rules them out
     if length_attrs and attrs_after != attrs_before and _changed(
@@ -121,11 +113,8 @@ def apply_clock_effects(
         for clock in case_type.clocks:
             index_ = latest.get(clock.name)
             if index_ is not None and clock.lengths:
-                cycle = result[index_]
-                new = clocks.relength(cycle, clock.length(attrs_after), calendar)
-                if new is not cycle:
-                    result[index_] = new
-                    changes.append(_change(new, "relengthed"))
+                new = clocks.relength(result[index_], clock.length(attrs_after), calendar)
+                _replace(result, changes, index_, new, "relengthed")
 
     for clock, whens, always in starts:
         if always or any_matches(whens, trigger, source, attrs_after):
@@ -135,16 +124,23 @@ def apply_clock_effects(
                 cycle = result[index_]
                 number = cycle.cycle + 1
                 if cycle.status in LIVE:
-                    new = clocks.close(cycle, day)
-                    if new is not cycle:
-                        result[index_] = new
-                        changes.append(_change(new, "cancelled"))
+                    _replace(result, changes, index_, clocks.close(cycle, day), "cancelled")
             new = clocks.start(clock, number, day, attrs_after, calendar)
             result.append(new)
             latest[clock.name] = len(result) - 1
             changes.append(_change(new, "started"))
 
     return tuple(result), tuple(changes)
+
+
+def _replace(
+    result: list[Cycle], changes: list[ClockChange], index: int, new: Cycle, change: str
+) -> None:
+    """Put what a clock function returned in place of cycle ``index``; it returns the very same
+    cycle when nothing changed, and only a changed cycle is a change."""
+    if new is not result[index]:
+        result[index] = new
+        changes.append(_change(new, change))
 
 
 def _change(cycle: Cycle, change: str) -> ClockChange:

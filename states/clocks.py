@@ -321,32 +321,27 @@ def relength(cycle: Cycle, days: int, calendar: WorkCalendar) -> Cycle:
     return _projected(fields, calendar)
 
 
-# An ended cycle changes two fields, status and stopped_on; each function below sets them
-# itself rather than through a shared helper: one call fewer for a cycle or two on every fire.
+def _ended(cycle: Cycle, status: CycleStatus, day: date) -> Cycle:
+    # an ended cycle changes two fields, status and stopped_on
+    fields = list(cycle)
+    fields[_STATUS] = status
+    fields[_STOPPED_ON] = day
+    return tuple.__new__(Cycle, fields)
 
 
 def stop(cycle: Cycle, day: date) -> Cycle:
     """The act the clock waited for happened on ``day``: met if in time, else missed."""
-    fields = list(cycle)
-    fields[_STATUS] = _MISSED if cycle.past_due(day) else _MET
-    fields[_STOPPED_ON] = day
-    return tuple.__new__(Cycle, fields)
+    return _ended(cycle, _MISSED if cycle.past_due(day) else _MET, day)
 
 
 def lapse(cycle: Cycle) -> Cycle:
     """The limit ran out and the law's effect applies (视为受理 and the like): missed."""
-    fields = list(cycle)
-    fields[_STATUS] = _MISSED
-    fields[_STOPPED_ON] = cycle.due_on
-    return tuple.__new__(Cycle, fields)
+    return _ended(cycle, _MISSED, cycle.due_on)
 
 
 def close(cycle: Cycle, day: date) -> Cycle:
     """The case ended by another path: a lapsed clock was missed, any other is cancelled."""
-    fields = list(cycle)
-    fields[_STATUS] = _MISSED if cycle.past_due(day) else _CANCELLED
-    fields[_STOPPED_ON] = day
-    return tuple.__new__(Cycle, fields)
+    return _ended(cycle, _MISSED if cycle.past_due(day) else _CANCELLED, day)
 
 
 def reproject(cycle: Cycle, calendar: WorkCalendar) -> Cycle:
