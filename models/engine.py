@@ -131,12 +131,12 @@ class _Checkpointer:
             return
         try:
             while not self.stop.wait(CHECKPOINT_EVERY_S):
-                checkpoint_round(connection)
+                _checkpoint_round(connection)
         finally:
             connection.close()
 
 
-def checkpoint_round(connection: sqlite3.Connection) -> None:
+def _checkpoint_round(connection: sqlite3.Connection) -> None:
     """One round of `_Checkpointer`: PASSIVE, then FULL unless the WAL is empty. The FULL
     step runs even when the PASSIVE one copied every frame: a writer whose transaction was
     open meanwhile began reading before the copy ended, and such a writer never resets the
