@@ -61,7 +61,7 @@ WALK: list[tuple[str, date, dict[str, str]]] = [
 def _run(url: str, cases: int, worker: int, cold: bool = False) -> tuple[list[float], float]:
     engine = create_engine(url)
     bureau = Bureau(engine, CASE_TYPES, default_calendar(),
-                    **({"cases": CaseCache(size=0)} if cold else {}))
+                    cases=CaseCache(size=0) if cold else CaseCache())
     refs = [
         services.open_case(bureau, "reconsideration", on=date(2024, 9, 27),
                            ref=f"B{worker}-{i}", by="bench", now=NOW).case.ref
