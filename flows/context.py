@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from models.case_cache import CaseCache
-from models.uow import UnitOfWork
+from models.uow import UnitOfWork, one_connection
 from states.calendar import WorkCalendar
 from states.casetype import CaseType
 from states.casetypes import case_type
@@ -28,6 +29,11 @@ class Bureau:
 
     def unit_of_work(self, *, write: bool = True) -> UnitOfWork:
         return UnitOfWork(self.engine, write=write)
+
+    def one_connection(self) -> AbstractContextManager[None]:
+        """For many units of work one after another: they run on one pooled connection
+        (`models.uow.one_connection`)."""
+        return one_connection(self.engine)
 
     def case_type(self, name: str) -> CaseType:
         return case_type(name, self.types)

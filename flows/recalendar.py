@@ -91,11 +91,12 @@ def reproject_clocks(
         return report
     with bureau.unit_of_work(write=False) as uow:
         refs = touching(uow.connection, listed)
-    for ref in refs:
-        try:
-            _apply(bureau, ref, calendar, report, now=now, by=by)
-        except CaseflowError as error:  # e.g. the case changed meanwhile: report it, go on
-            report.failures.append({"ref": ref, "error": error.to_json()})
+    with bureau.one_connection():
+        for ref in refs:
+            try:
+                _apply(bureau, ref, calendar, report, now=now, by=by)
+            except CaseflowError as error:  # e.g. the case changed meanwhile: report it, go on
+                report.failures.append({"ref": ref, "error": error.to_json()})
     return report
 
 

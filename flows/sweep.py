@@ -78,6 +78,12 @@ class SweepReport:
 def sweep(bureau: Bureau, now: datetime, *, route_for: RouteFor = default_route) -> SweepReport:
     """Enforce every statutory clock at ``now``; idempotent for the same ``now``."""
     report = SweepReport(now)
+    with bureau.one_connection():
+        _passes(bureau, now, route_for, report)
+    return report
+
+
+def _passes(bureau: Bureau, now: datetime, route_for: RouteFor, report: SweepReport) -> None:
     for _ in range(MAX_PASSES):
         gathered = _gather(bureau, now)
         decisions = evaluate(_clocks(bureau, gathered), now, bureau.calendar)
@@ -100,8 +106,7 @@ def sweep(bureau: Bureau, now: datetime, *, route_for: RouteFor = default_route)
             applied += _apply_lapses(bureau, lapses[start:start + CASES_PER_TRANSACTION], now,
                                      report)
         if not applied:
-            break
-    return report
+            return
 
 
 def _gather(bureau: Bureau, now: datetime) -> list[GatheredCycle]:

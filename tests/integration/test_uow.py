@@ -6,7 +6,9 @@ statements on `uow.connection`) land together on commit and vanish together othe
 
 from __future__ import annotations
 
+import contextvars
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from sqlalchemy.engine import Engine
 from models.engine import create_engine
 from models.prepared import Prepared
 from models.tables import ref_counters
-from models.uow import UnitOfWork
+from models.uow import UnitOfWork, one_connection
 
 
 def _write_both_ways(uow: UnitOfWork) -> None:
@@ -89,3 +91,104 @@ def test_sqlite_writer_takes_the_write_lock_when_it_begins(
         finally:
             other.close()
     engine.dispose()
+
+
+# -- one_connection: many units of work, one pooled connection ------------------------------
+
+
+def test_units_of_work_inside_one_connection_share_it(engine: Engine) -> None:
+    drivers = []
+    with one_connection(engine):
+        for _ in range(3):
+            with UnitOfWork(engine) as uow:
+                drivers.append(uow.driver_connection)
+                uow.connection.execute(sa.select(1))
+                uow.commit()
+            with UnitOfWork(engine, write=False) as uow:
+                drivers.append(uow.driver_connection)
+            assert engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+    assert len({id(d) for d in drivers}) == 1
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_each_unit_of_work_inside_is_still_its_own_transaction(engine: Engine) -> None:
+    with one_connection(engine):
+        with UnitOfWork(engine) as uow:
+            _write_both_ways(uow)
+            uow.commit()
+        # committed when its unit of work ended, not when the held connection goes back
+        assert _stored(engine) == {"driver": 1, "sqlalchemy": 2}
+        with UnitOfWork(engine) as uow:  # left without commit
+            Prepared(sa.insert(ref_counters), uow.dialect, ["key", "last"]).execute(
+                uow, {"key": "dropped", "last": 3}
+            ).close()
+            uow.connection.execute(sa.insert(ref_counters).values(key="dropped too", last=4))
+        with pytest.raises(RuntimeError), UnitOfWork(engine) as uow:
+            uow.connection.execute(sa.insert(ref_counters).values(key="failed", last=5))
+            raise RuntimeError("refused after writing")
+        with UnitOfWork(engine) as uow:
+            uow.connection.execute(sa.insert(ref_counters).values(key="after", last=6))
+            uow.commit()
+    assert _stored(engine) == {"driver": 1, "sqlalchemy": 2, "after": 6}
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_an_error_gives_the_held_connection_back_to_the_pool(engine: Engine) -> None:
+    with one_connection(engine):
+        with UnitOfWork(engine) as uow:
+            uow.commit()
+        with pytest.raises(RuntimeError), UnitOfWork(engine):
+            raise RuntimeError("boom")
+        # the pool has it back (and reset it); the next unit of work takes one afresh
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        with UnitOfWork(engine) as uow:
+            uow.connection.execute(sa.insert(ref_counters).values(key="next", last=1))
+            uow.commit()
+        assert engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+    assert _stored(engine) == {"next": 1}
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_a_nested_unit_of_work_takes_its_own_connection(engine: Engine) -> None:
+    with one_connection(engine), UnitOfWork(engine) as outer:
+        _write_both_ways(outer)
+        with UnitOfWork(engine, write=False) as inner:
+            assert inner.driver_connection is not outer.driver_connection
+            # the outer transaction is not the inner one's: nothing committed yet
+            rows = inner.connection.execute(sa.select(ref_counters.c.key)).all()
+            assert rows == []
+        outer.commit()
+    assert _stored(engine) == {"driver": 1, "sqlalchemy": 2}
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_another_thread_does_not_use_the_held_connection(engine: Engine) -> None:
+    """Prefect's task runners copy the caller's context into their threads."""
+    theirs: list[int] = []
+
+    def in_thread() -> None:
+        with UnitOfWork(engine, write=False) as uow:
+            theirs.append(id(uow.driver_connection))
+
+    with one_connection(engine):
+        with UnitOfWork(engine, write=False) as uow:
+            mine = id(uow.driver_connection)
+        # the held connection is idle now, and still only this thread's
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(contextvars.copy_context().run, in_thread).result()
+        assert theirs and theirs[0] != mine
+        assert engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_one_connection_nested_on_the_same_engine_keeps_the_outer(engine: Engine) -> None:
+    drivers = []
+    with one_connection(engine):
+        with UnitOfWork(engine, write=False) as uow:
+            drivers.append(id(uow.driver_connection))
+        with one_connection(engine), UnitOfWork(engine, write=False) as uow:
+            drivers.append(id(uow.driver_connection))
+        # the inner scope's end did not give the outer one's connection back
+        assert engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+    assert len(set(drivers)) == 1
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
