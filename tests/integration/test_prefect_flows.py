@@ -17,8 +17,12 @@ from flows.delivery import DeliveryKit, DeliverySettings
 SH = ZoneInfo("Asia/Shanghai")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A Prefect server for this module's tests only. Stopped after them, it also stops
+    Prefect's events client, whose websocket keepalive pings draw on the global `random`
+    from a background thread: left running, they changed its state in the middle of later
+    property tests' draws, and Hypothesis warned of `random` used inside strategies."""
     os.environ.setdefault("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect")))
     for key, value in {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                        "PREFECT_LOGGING_LEVEL": "WARNING",
