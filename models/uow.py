@@ -12,9 +12,9 @@ work on top of the pool, a quarter of what the bare sqlite3 module needs for the
 transition. Statements off the hot path still go through SQLAlchemy: `connection` wraps the
 same pooled connection, joining the transaction already begun, on first use.
 
-A unit of work checks its connection out of the pool when it begins and back in when it ends,
-which is a sixth of a warm transition's CPU on SQLite (pool bookkeeping, its reset, the queue's
-lock). Code that runs many units of work one after another (a sweep, a recalendar, a worker's
+A unit of work checks its connection out of the pool when it begins and back in when it ends:
+about 13 % of a warm transition's CPU on SQLite (170 against 147 µs without; pool bookkeeping,
+its reset, the queue's lock). Code that runs many units of work one after another (a sweep, a recalendar, a worker's
 batch) wraps them in `one_connection`: they then run on one pooled connection, one transaction
 after another, as they would on one SQLAlchemy `Connection`.
 """
