@@ -14,9 +14,9 @@ same pooled connection, joining the transaction already begun, on first use.
 
 A unit of work checks its connection out of the pool when it begins and back in when it ends:
 about 13 % of a warm transition's CPU on SQLite (170 against 147 µs without; pool bookkeeping,
-its reset, the queue's lock). Code that runs many units of work one after another (a sweep, a recalendar, a worker's
-batch) wraps them in `one_connection`: they then run on one pooled connection, one transaction
-after another, as they would on one SQLAlchemy `Connection`.
+its reset, the queue's lock). Code that runs many units of work one after another (a sweep,
+a recalendar, a worker's batch) wraps them in `one_connection`: they then run on one pooled
+connection, one transaction after another, as they would on one SQLAlchemy `Connection`.
 """
 
 from __future__ import annotations
