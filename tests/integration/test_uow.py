@@ -11,6 +11,7 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -192,3 +193,42 @@ def test_one_connection_nested_on_the_same_engine_keeps_the_outer(engine: Engine
         assert engine.pool.checkedout() == 1  # type: ignore[attr-defined]
     assert len(set(drivers)) == 1
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("through", ["driver", "sqlalchemy"])
+def test_a_held_connection_the_server_dropped_is_not_used_again(
+    pg_url: str, through: str
+) -> None:
+    """PostgreSQL only: the server ends the held connection's session (a restart, an
+    administrator, an idle timeout). The unit of work on it fails, whether its statement ran
+    on the driver (the hot path) or through SQLAlchemy; the next one in the same
+    `one_connection` runs on a fresh connection."""
+    engine = create_engine(pg_url, pool_size=1, max_overflow=0)
+    admin = create_engine(pg_url, poolclass=sa.pool.NullPool)
+    try:
+        with one_connection(engine):
+            with UnitOfWork(engine) as uow:
+                pid = uow.driver_connection.info.backend_pid
+                uow.commit()
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+            with (
+                pytest.raises((psycopg.OperationalError, sa.exc.OperationalError)),
+                UnitOfWork(engine) as uow,
+            ):
+                if through == "driver":
+                    uow.driver_connection.execute("SELECT 1")
+                else:
+                    uow.connection.execute(sa.select(1))
+            with UnitOfWork(engine) as uow:
+                assert uow.driver_connection.info.backend_pid != pid
+                uow.connection.execute(
+                    sa.insert(ref_counters).values(key=f"after, {through}", last=1)
+                )
+                uow.commit()
+        # the schema is shared by every PostgreSQL test here, so look for this one's row
+        assert _stored(engine).get(f"after, {through}") == 1
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    finally:
+        engine.dispose()
+        admin.dispose()
