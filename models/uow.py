@@ -67,14 +67,26 @@ class _Held:
         connection, pooled = self.connection, self.pooled
         self.connection = self.pooled = None
         self.busy = False
-        # closing the SQLAlchemy connection returns the pooled one it wraps
-        if connection is not None:
-            connection.close()
-        elif pooled is not None:
-            pooled.close()
+        _give_back(connection, pooled)
+
+
+def _give_back(connection: sa.Connection | None, pooled: PoolProxiedConnection | None) -> None:
+    # closing the SQLAlchemy connection returns the pooled one it wraps
+    if connection is not None:
+        connection.close()
+    elif pooled is not None:
+        pooled.close()
 
 
 _held: ContextVar[_Held | None] = ContextVar("caseflow_held_connection", default=None)
+
+
+def _holding(engine: Engine) -> _Held | None:
+    """The `one_connection` of this thread on ``engine``, if it is inside one."""
+    held = _held.get()
+    if held is not None and held.engine is engine and held.thread == threading.get_ident():
+        return held
+    return None
 
 
 @contextmanager
@@ -85,8 +97,7 @@ def one_connection(engine: Engine) -> Iterator[None]:
     that ends with an error gives the connection back to the pool (which resets it, or drops
     it if broken) and the next one takes a fresh one. Nested on the same engine: the outer
     one holds."""
-    outer = _held.get()
-    if outer is not None and outer.engine is engine and outer.thread == threading.get_ident():
+    if _holding(engine) is not None:
         yield
         return
     held = _Held(engine)
@@ -128,13 +139,8 @@ class UnitOfWork:
         return self._connection
 
     def __enter__(self) -> UnitOfWork:
-        held = _held.get()
-        if (
-            held is not None
-            and held.engine is self.engine
-            and not held.busy
-            and held.thread == threading.get_ident()
-        ):
+        held = _holding(self.engine)
+        if held is not None and not held.busy:
             self._held = held
             self._pooled = held.take()
         else:
@@ -211,13 +217,9 @@ class UnitOfWork:
         held, connection, pooled = self._held, self._connection, self._pooled
         self._held = self._connection = None
         self._pooled = self._driver = None
-        if held is not None:
-            if failed:
-                held.release()
-            else:
-                held.busy = False
-        elif connection is not None:
-            # closing the SQLAlchemy connection returns the pooled one it wraps
-            connection.close()
-        elif pooled is not None:
-            pooled.close()
+        if held is None:
+            _give_back(connection, pooled)
+        elif failed:
+            held.release()
+        else:
+            held.busy = False
