@@ -79,34 +79,30 @@ def sweep(bureau: Bureau, now: datetime, *, route_for: RouteFor = default_route)
     """Enforce every statutory clock at ``now``; idempotent for the same ``now``."""
     report = SweepReport(now)
     with bureau.one_connection():
-        _passes(bureau, now, route_for, report)
+        for _ in range(MAX_PASSES):
+            gathered = _gather(bureau, now)
+            decisions = evaluate(_clocks(bureau, gathered), now, bureau.calendar)
+            lapses = [d for d in decisions if isinstance(d, Lapse)]
+            rungs = [d for d in decisions if isinstance(d, Escalation)]
+            by_cycle = {(g.ref, g.cycle.clock, g.cycle.cycle): g for g in gathered}
+            groups = [
+                (by_cycle[key], list(group))
+                for key, group in groupby(rungs, key=lambda e: (e.ref, e.clock, e.cycle))
+            ]
+            for start in range(0, len(groups), CYCLES_PER_TRANSACTION):
+                _record_rungs(bureau, groups[start:start + CYCLES_PER_TRANSACTION], now, route_for,
+                              report)
+            # every batch locks cases in case-id order (rungs are written in key order too), so
+            # two sweeps running at once on PostgreSQL cannot deadlock each other
+            case_ids = {g.ref: g.case_id for g in gathered}
+            lapses.sort(key=lambda lapse: case_ids[lapse.ref])
+            applied = 0
+            for start in range(0, len(lapses), CASES_PER_TRANSACTION):
+                applied += _apply_lapses(bureau, lapses[start:start + CASES_PER_TRANSACTION], now,
+                                         report)
+            if not applied:
+                break
     return report
-
-
-def _passes(bureau: Bureau, now: datetime, route_for: RouteFor, report: SweepReport) -> None:
-    for _ in range(MAX_PASSES):
-        gathered = _gather(bureau, now)
-        decisions = evaluate(_clocks(bureau, gathered), now, bureau.calendar)
-        lapses = [d for d in decisions if isinstance(d, Lapse)]
-        rungs = [d for d in decisions if isinstance(d, Escalation)]
-        by_cycle = {(g.ref, g.cycle.clock, g.cycle.cycle): g for g in gathered}
-        groups = [
-            (by_cycle[key], list(group))
-            for key, group in groupby(rungs, key=lambda e: (e.ref, e.clock, e.cycle))
-        ]
-        for start in range(0, len(groups), CYCLES_PER_TRANSACTION):
-            _record_rungs(bureau, groups[start:start + CYCLES_PER_TRANSACTION], now, route_for,
-                          report)
-        # every batch locks cases in case-id order (rungs are written in key order too), so
-        # two sweeps running at once on PostgreSQL cannot deadlock each other
-        case_ids = {g.ref: g.case_id for g in gathered}
-        lapses.sort(key=lambda lapse: case_ids[lapse.ref])
-        applied = 0
-        for start in range(0, len(lapses), CASES_PER_TRANSACTION):
-            applied += _apply_lapses(bureau, lapses[start:start + CASES_PER_TRANSACTION], now,
-                                     report)
-        if not applied:
-            return
 
 
 def _gather(bureau: Bureau, now: datetime) -> list[GatheredCycle]:
