@@ -64,7 +64,8 @@ def _rc_rejected(r: random.Random) -> list[Step]:
 def _la_application(r: random.Random) -> list[Step]:
     return [("approve", {}, r.randint(1, 6)), ("assign", {"lawyer": f"L{r.randint(1, 80)}"}, 2),
             ("engage", {}, r.randint(1, 4)), ("conclude", {"outcome": "judgment"},
-                                                r.randint(20, 90)), ("close", {}, 10)]
+                                                r.randint(20, 90)),
+            ("receive_closing_materials", {}, 8), ("close", {}, 2)]
 
 
 def _la_materials(r: random.Random) -> list[Step]:

@@ -43,11 +43,12 @@ from urllib.parse import quote_plus
 import httpx
 
 Channel = Literal["wecom", "dingtalk", "webhook"]
-Rung = Literal["due_soon", "overdue", "overdue_serious"]
+Rung = Literal["due_soon", "overdue", "overdue_serious", "arisen"]
 Outcome = Literal["sent", "retry", "dead"]
 
 CHANNELS: frozenset[str] = frozenset({"wecom", "dingtalk", "webhook"})
-RUNG_LABELS: dict[str, str] = {"due_soon": "预警", "overdue": "逾期", "overdue_serious": "严重逾期"}
+RUNG_LABELS: dict[str, str] = {"due_soon": "预警", "overdue": "逾期", "overdue_serious": "严重逾期",
+                               "arisen": "期间届满提示"}
 ROLE_LABELS: dict[str, str] = {"clerk": "承办人", "supervisor": "科室负责人", "leader": "局领导"}
 
 # Ten attempts with the default backoff wait 2+4+...+256+300 s ≈ 13.5 min in all: longer than
@@ -64,8 +65,10 @@ RETRYABLE_ERRCODES: dict[str, frozenset[int]] = {
     "dingtalk": frozenset({-1, 130101}),  # system busy; send too fast (20 a minute)
 }
 
-_WECOM_COLOURS = {"due_soon": "comment", "overdue": "warning", "overdue_serious": "warning"}
-_DINGTALK_COLOURS = {"due_soon": "#FF9900", "overdue": "#FF3300", "overdue_serious": "#CC0000"}
+_WECOM_COLOURS = {"due_soon": "comment", "overdue": "warning", "overdue_serious": "warning",
+                  "arisen": "info"}
+_DINGTALK_COLOURS = {"due_soon": "#FF9900", "overdue": "#FF3300", "overdue_serious": "#CC0000",
+                     "arisen": "#1E90FF"}
 _BASIS_LIMIT = 300  # characters: keeps a message within WeCom's 4096 bytes of markdown
 _ERROR_BODY_LIMIT = 200
 

@@ -81,6 +81,7 @@ from models.errors import Conflict
 from states.calendar import legal_date
 from states.casetype import Actor
 from states.errors import CaseflowError, InvalidInput
+from states.lapses import act
 from states.machine import fire, open_case
 
 CHUNK = 2_000  # records per transaction
@@ -481,13 +482,17 @@ class _Replayer:
             try:
                 if event.on > self.today:
                     _not_in_future(event.on, self.now)  # raises, naming the latest allowed date
-                fired = fire(case_type, case, event.trigger, event.on, attrs=event.attrs,
-                             reason=event.reason, by=by, by_system=by_system, calendar=calendar)
+                # a person's act comes after the lapses due by its date, as in `case advance`
+                fired = (fire(case_type, case, event.trigger, event.on, attrs=event.attrs,
+                              reason=event.reason, by=by, by_system=True, calendar=calendar),
+                         ) if by_system else act(
+                    case_type, case, event.trigger, event.on, attrs=event.attrs,
+                    reason=event.reason, by=by, calendar=calendar, today=self.today)
             except CaseflowError as error:
                 where = f"event {index} ({event.trigger} on {event.on.isoformat()}): "
                 return RecordError.of(line, record.ref, error, where)
-            case = fired.case
-            events.append(fired.event)
+            case = fired[-1].case
+            events.extend(f.event for f in fired)
         return Replayed(record.ref or "", case, tuple(events))
 
 

@@ -19,7 +19,9 @@ from models.errors import Conflict
 from models.repository import StoredCase
 from models.uow import UnitOfWork
 from states.calendar import legal_date
+from states.case import Fired
 from states.errors import CaseflowError, InvalidAttribute, InvalidLegalDate, NotFound
+from states.lapses import LapsedFirst, act, lapses_due
 from states.machine import allowed_triggers, fire
 from states.machine import open_case as open_in_domain
 
@@ -90,12 +92,21 @@ def advance(
     expect_version: int | None = None,
     by_system: bool = False,
 ) -> StoredCase:
-    """Fire ``trigger`` on case ``ref`` with legal effect on ``on`` (default: today)."""
+    """Fire ``trigger`` on case ``ref`` with legal effect on ``on`` (default: today).
+
+    A person's trigger comes after the lapses that had happened in law by its date
+    (`states.lapses`): they are recorded first, as the system's events, and stay recorded when
+    the person's trigger is then refused (`LapsedFirst`, naming what happened in law)."""
     on = legal_date(now) if on is None else on
     _not_in_future(on, now)
     with bureau.unit_of_work() as uow:
-        stored = _advance_in(uow, bureau, ref, trigger, on, attrs, reason, by, now,
-                             expect_version, by_system, alone=True)
+        try:
+            stored = _advance_in(uow, bureau, ref, trigger, on, attrs, reason, by, now,
+                                 expect_version, by_system, alone=True)
+        except LapsedFirst:
+            uow.commit()  # the lapses are facts, whatever becomes of the person's act
+            bureau.cases.drop(ref)
+            raise
         uow.commit()
     bureau.cases.put(stored)
     return stored
@@ -120,35 +131,43 @@ def _advance_in(
     version guard of the write tells whether it is current), else on the case read locked.
     Whatever the cached case refuses is judged again on the stored one (models.case_cache).
     ``alone``: this transition is the whole unit of work, so the write on the cached case,
-    one statement on PostgreSQL, may be a transaction of its own (`as_one_statement`)."""
-    def fire_and_append(stored: StoredCase) -> StoredCase:
+    one statement on PostgreSQL, may be a transaction of its own (`as_one_statement`).
+    A person's trigger is preceded by the lapses due by its date; when it is refused after
+    them, they are written (on the stored case) and `LapsedFirst` is raised."""
+    def fired_on(stored: StoredCase) -> tuple[Fired, ...]:
         if expect_version is not None and stored.case.version != expect_version:
             raise Conflict(
                 f"case {ref} is at version {stored.case.version}, not {expect_version}; "
                 "it changed since you read it",
                 [f"--expect-version {stored.case.version}"],
             )
-        fired = fire(
-            bureau.case_type(stored.case.type),
-            stored.case,
-            trigger,
-            on,
-            attrs=attrs,
-            reason=reason,
-            by=by,
-            by_system=by_system,
-            calendar=bureau.calendar,
-        )
-        return repository.append(uow, stored, fired, recorded_at=now)
+        case_type = bureau.case_type(stored.case.type)
+        if by_system:
+            return (fire(case_type, stored.case, trigger, on, attrs=attrs, reason=reason, by=by,
+                         by_system=True, calendar=bureau.calendar),)
+        return act(case_type, stored.case, trigger, on, attrs=attrs, reason=reason, by=by,
+                   calendar=bureau.calendar, today=legal_date(now))
+
+    def append_all(stored: StoredCase, events: tuple[Fired, ...]) -> StoredCase:
+        for fired in events:
+            stored = repository.append(uow, stored, fired, recorded_at=now)
+        return stored
 
     cached = bureau.cases.get(ref)
     if cached is not None:
         try:
-            with uow.as_one_statement() if alone else nullcontext():
-                return fire_and_append(cached)
+            events = fired_on(cached)
+            with uow.as_one_statement() if alone and len(events) == 1 else nullcontext():
+                return append_all(cached, events)
         except CaseflowError:
             bureau.cases.drop(ref)
-    return fire_and_append(repository.load(uow, ref, for_update=True))
+    stored = repository.load(uow, ref, for_update=True)
+    try:
+        events = fired_on(stored)
+    except LapsedFirst as refusal:
+        append_all(stored, refusal.lapses)
+        raise
+    return append_all(stored, events)
 
 
 @dataclass(frozen=True)
@@ -171,13 +190,14 @@ def apply_system_acts(
     Cases are locked in the order given. Writers that may run concurrently must take their
     locks in one order or PostgreSQL can deadlock them; the sweep passes acts in case-id
     order, the order in which its batches of escalations lock cases (foreign-key checks)."""
-    for act in acts:
-        _not_in_future(act.on, now)
+    for system_act in acts:
+        _not_in_future(system_act.on, now)
     results: dict[int, StoredCase | CaseflowError] = {}
     with bureau.unit_of_work() as uow:
-        for i, act in enumerate(acts):
+        for i, system_act in enumerate(acts):
             try:
-                results[i] = _advance_in(uow, bureau, act.ref, act.trigger, act.on,
+                results[i] = _advance_in(uow, bureau, system_act.ref, system_act.trigger,
+                                         system_act.on,
                                          None, None, "system", now, None, True)
             except CaseflowError as error:
                 results[i] = error
@@ -193,11 +213,14 @@ def get_case(bureau: Bureau, ref: str) -> StoredCase:
         return repository.load(uow, ref)
 
 
-def triggers_now(bureau: Bureau, ref: str) -> list[str]:
-    """The triggers a person may fire on the case now."""
+def triggers_now(bureau: Bureau, ref: str, now: datetime) -> list[str]:
+    """The triggers a person may fire on the case now: on the case as it stands in law today,
+    after any lapse that has happened but that no sweep has recorded yet."""
     stored = get_case(bureau, ref)
-    case = stored.case
-    return allowed_triggers(bureau.case_type(case.type), case.state, attrs=case.attrs)
+    case_type = bureau.case_type(stored.case.type)
+    lapses = lapses_due(case_type, stored.case, legal_date(now), bureau.calendar)
+    case = lapses[-1].case if lapses else stored.case
+    return allowed_triggers(case_type, case.state, attrs=case.attrs, cycles=case.cycles)
 
 
 def timeline(bureau: Bureau, ref: str) -> list[dict[str, object]]:
@@ -222,8 +245,10 @@ def list_cases(
         if state not in states:
             raise UnknownState(f"no case type here has a state {state!r}", states)
     with bureau.unit_of_work(write=False) as uow:
+        notices = sorted({c.name for t in types for c in t.clocks if c.notice})
         return repository.find(
-            uow.connection, case_type=case_type, state=state, overdue_on=overdue_on, limit=limit
+            uow.connection, case_type=case_type, state=state, overdue_on=overdue_on,
+            notices=notices, limit=limit,
         )
 
 

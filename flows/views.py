@@ -35,7 +35,9 @@ def case_json(
                 "name": cycle.clock,
                 "label": specs[cycle.clock].label if cycle.clock in specs else cycle.clock,
                 "cycle": cycle.cycle,
-                "status": cycle.status_on(judged_on).value,
+                # a notice is never late: running past its day means its ground has arisen
+                "status": (cycle.status if cycle.clock in specs and specs[cycle.clock].notice
+                           else cycle.status_on(judged_on)).value,
                 "started_on": cycle.started_on.isoformat(),
                 "due_on": cycle.due_on.isoformat(),
                 "days": cycle.days,

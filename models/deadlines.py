@@ -50,7 +50,8 @@ def gather(connection: sa.Connection, horizon: date) -> list[GatheredCycle]:
             escalations.c.case_id == clock_cycles.c.case_id,
             escalations.c.clock == clock_cycles.c.clock,
             escalations.c.cycle == clock_cycles.c.cycle,
-            escalations.c.rung == "overdue_serious",
+            # the last rung of a cycle: 严重逾期, or a notice's day having come
+            escalations.c.rung.in_(("overdue_serious", "arisen")),
         )
         .exists()
     )

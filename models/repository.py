@@ -299,9 +299,11 @@ def find(
     case_type: str | None = None,
     state: str | None = None,
     overdue_on: date | None = None,
+    notices: Sequence[str] = (),
     limit: int | None = None,
 ) -> list[StoredCase]:
-    """Cases by type and state; with ``overdue_on``, only those with a clock running past due."""
+    """Cases by type and state; with ``overdue_on``, only those with a clock running past due
+    (``notices``: clocks owed by no one, which are never overdue)."""
     query = sa.select(cases).order_by(cases.c.id)
     if case_type is not None:
         query = query.where(cases.c.type == case_type)
@@ -313,6 +315,7 @@ def find(
                 clock_cycles.c.case_id == cases.c.id,
                 clock_cycles.c.status == CycleStatus.RUNNING.value,
                 clock_cycles.c.due_on < overdue_on,
+                clock_cycles.c.clock.not_in(notices),
             )
         )
     if limit is not None:

@@ -6,7 +6,7 @@ nothing else, so adding a case type means writing one more declaration, not touc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from states.calendar import WorkCalendar
-from states.clocks import ClockSpec, When, any_matches
+from states.clocks import ClockSpec, Cycle, CycleStatus, Owner, When, any_matches
 from states.errors import InvalidAttribute
 
 AttrValue = str | int
@@ -28,6 +28,13 @@ class Actor(StrEnum):
     CLERK = "clerk"
     SUPERVISOR = "supervisor"
     SYSTEM = "system"
+
+
+class Past(StrEnum):
+    """Where a date attribute that records something that happened may lie."""
+
+    ON_OR_AFTER_EVENT = "on_or_after_event"  # 送达: the notice reached them after it was sent
+    ON_OR_BEFORE_EVENT = "on_or_before_event"  # 交邮: it was posted before it arrived
 
 
 class AttrKind(StrEnum):
@@ -52,6 +59,9 @@ class Attr:
     keep: bool = True  # stored on the case; False: recorded on the event only
     # a date at least this many working days after the event's legal date (art. 51)
     min_working_days_after: int | None = None
+    # a date that happened (not in the future): on or after the event's own date (served_on:
+    # the notice reached the applicant) or on or before it (posted_on: the reply was posted)
+    past: Past | None = None
 
     def allowed(self) -> list[str]:
         match self.kind:
@@ -64,8 +74,13 @@ class Attr:
             case _:
                 return [f"{self.name}=TEXT"]
 
-    def parse(self, raw: object, on: date, calendar: WorkCalendar) -> AttrValue:
-        """The value of ``raw`` under this rule, or `InvalidAttribute` naming what is allowed."""
+    def parse(
+        self, raw: object, on: date, calendar: WorkCalendar, today: date | None = None
+    ) -> AttrValue:
+        """The value of ``raw`` under this rule, or `InvalidAttribute` naming what is allowed.
+
+        ``on`` is the event's legal date; ``today``, when given, the real legal date, after
+        which no date of something that happened may lie."""
         text = raw.isoformat() if isinstance(raw, date) else str(raw).strip()
         match self.kind:
             case AttrKind.CHOICE:
@@ -95,12 +110,34 @@ class Attr:
                         f"{on.isoformat()}; the earliest allowed is {earliest}",
                         [f"{self.name}>={earliest}"],
                     )
+                if self.past is not None:
+                    self._check_past(day, on, today)
                 # kept as ISO text: the same value in memory, in events and after a reload
                 return day.isoformat()
             case _:
                 if not text:
                     raise self._invalid(text, "a non-empty text")
                 return text
+
+    def _check_past(self, day: date, on: date, today: date | None) -> None:
+        text, event = day.isoformat(), on.isoformat()
+        if self.past is Past.ON_OR_AFTER_EVENT and day < on:
+            raise InvalidAttribute(
+                f"{self.name}={text} is before the event's date {event}; it is the day the "
+                "notice reached its addressee, on or after the day it was sent",
+                [f"{self.name}>={event}"],
+            )
+        if self.past is Past.ON_OR_BEFORE_EVENT and day > on:
+            raise InvalidAttribute(
+                f"{self.name}={text} is after the event's date {event}; it is the day the "
+                "reply was posted, on or before the day it arrived",
+                [f"{self.name}<={event}"],
+            )
+        if today is not None and day > today:
+            raise InvalidAttribute(
+                f"{self.name}={text} is in the future; it records a day that has come",
+                [f"{self.name}<={today.isoformat()}"],
+            )
 
     def _invalid(self, text: str, expected: str) -> InvalidAttribute:
         return InvalidAttribute(
@@ -121,6 +158,20 @@ def attr_choice(
     default: str | None = None,
 ) -> Attr:
     return Attr(name, AttrKind.CHOICE, label, required=required, choices=choices, default=default)
+
+
+def served_on() -> Attr:
+    """送达日期: the day a notice reached the applicant or respondent; the period owed counts
+    from it (行政复议法 art. 31: 自收到补正通知之日起; art. 48: 自收到申请书副本…之日起)."""
+    return Attr("served_on", AttrKind.DATE, "送达日期", keep=False,
+                past=Past.ON_OR_AFTER_EVENT)
+
+
+def posted_on() -> Attr:
+    """交邮日期: the day the reply or materials were posted; posted by the last day is in time
+    (民事诉讼法 art. 85: 期满前交邮的，不算过期)."""
+    return Attr("posted_on", AttrKind.DATE, "交邮日期", keep=False,
+                past=Past.ON_OR_BEFORE_EVENT)
 
 
 def attr_int(
@@ -150,13 +201,53 @@ class TransitionSpec:
     reason_required: bool = False
     # case attributes that must hold before it fires, e.g. procedure=simplified (art. 55)
     requires: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # the event's own attributes that choose this transition among those of the same trigger
+    # from the same state, e.g. reinstate to `received` when the reply was posted in time
+    when: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # attributes it sets on the case regardless of input, e.g. procedure=ordinary on conversion
     sets: Mapping[str, AttrValue] = field(default_factory=dict)
     extends: str | None = None  # the clock an internal `extend` lengthens by `days`
+    # what must hold of the case's clocks for it to fire (a ground that has arisen, a clock
+    # that has stopped), judged on the event's date
+    needs: tuple[ClockNeed, ...] = ()
+    # fired again on a case that already had a cycle of the clock it starts, it is this
+    # actor's act and needs a reason (one 补正 per application, 行政复议法 art. 31)
+    again_by: Actor | None = None
 
     @property
     def internal(self) -> bool:
         return self.dest is None
+
+
+class Need(StrEnum):
+    """What a `ClockNeed` asks of a clock's latest cycle."""
+
+    ARISEN = "arisen"  # running, and its last day has ended by the event's date
+    STOPPED = "stopped"  # it exists and is no longer running: what it waited for happened
+
+
+@dataclass(frozen=True, slots=True)
+class ClockNeed:
+    """A condition on a clock for a trigger, where ``when`` (event attributes) holds.
+
+    ``terminate`` with ground 5 needs ``suspension_limit`` to have arisen (art. 41(5));
+    ``close`` of a legal-aid case needs the lawyer's ``closing_report`` stopped."""
+
+    clock: str
+    need: Need
+    because: str
+    when: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def applies(self, event_attrs: Mapping[str, object]) -> bool:
+        return all(str(event_attrs.get(k)) in v for k, v in self.when.items())
+
+    def holds(self, cycles: tuple[Cycle, ...], on: date) -> bool:
+        latest = next((c for c in reversed(cycles) if c.clock == self.clock), None)
+        if latest is None:
+            return False
+        if self.need is Need.STOPPED:
+            return not latest.live
+        return latest.live and on > latest.due_on
 
 
 class ClockPlan(NamedTuple):
@@ -311,6 +402,16 @@ class CaseType:
     def transition_from(self, trigger: str, state: str) -> TransitionSpec | None:
         from_states = self._transition_index.get(trigger)
         return None if from_states is None else from_states.get(state)
+
+    def closed_on_time(self, cycles: Iterable[Cycle]) -> bool:
+        """按期办结: no cycle of a clock the bureau owes was missed (DESIGN §7). Clocks owed by
+        the applicant, the respondent or a lawyer do not count, nor a notice owed by nobody."""
+        return not any(
+            cycle.status is CycleStatus.MISSED
+            and (spec := self.clock_map.get(cycle.clock)) is not None
+            and spec.owed_by is Owner.BUREAU
+            for cycle in cycles
+        )
 
     @cached_property
     def admitting_triggers(self) -> frozenset[str]:

@@ -4,14 +4,17 @@ One pure function, driven only by the clock declarations of the case type, appli
 order the law reads:
 
 1. a system trigger that is a clock's lapse effect marks that clock's cycle missed; it takes
-   effect on the cycle's due date and on no other;
-2. clocks the trigger answers stop: met if in time, missed if late;
+   effect on the date the clock declares (its last day, or the day after) and on no other;
+2. clocks the trigger answers stop: met if in time, missed if late — in time judged by the
+   event's ``posted_on`` when it has one (期满前交邮的，不算过期);
 3. entering a closed state stops the clocks that end with the case (met or missed) and closes
-   every other live cycle: missed if already past due, else cancelled;
+   every other live cycle: missed if already past due, else cancelled; a notice, owed by no
+   one, is never missed (met once its day has come, else cancelled);
 4. entering a pausing state pauses, leaving it resumes;
 5. an extension trigger lengthens its clock;
 6. a changed attribute re-lengthens clocks whose length depends on it (art. 55);
-7. start triggers open a new cycle, counting from the event's legal date.
+7. start triggers open a new cycle, counting from the event's legal date — or, for a period owed
+   outside the bureau, from the day the notice was served (``served_on``, 送达).
 """
 
 from __future__ import annotations
@@ -66,24 +69,29 @@ def apply_clock_effects(
             continue
         clock = case_type.clock_map[name]
         if clock.lapse == trigger:
-            # 视为受理 and the like take effect on the period's last day, whenever the sweep
-            # that applies them runs: any other date would move the clocks they start
-            if day != cycle.due_on:
+            # 视为受理 and the like take effect on the date the law says (the last day, or the
+            # day after it), whenever the sweep that applies them runs: any other date would
+            # move the clocks they start
+            effective = clock.effective_on(cycle)
+            if day != effective:
                 raise ClockRuleViolation(
-                    f"{trigger!r} applies when {name!r} lapses and takes effect on its last "
-                    f"day, {cycle.due_on.isoformat()}",
-                    [f"on={cycle.due_on.isoformat()}"],
+                    f"{trigger!r} applies when {name!r} lapses and takes effect on "
+                    f"{effective.isoformat()} ({clock.effective.value.replace('_', ' ')})",
+                    [f"on={effective.isoformat()}"],
                 )
-            new, change = clocks.lapse(cycle), "missed"
+            new, change = clocks.lapse(cycle, day), "missed"
         elif (
             name in stopped
             or (name in stops and any_matches(stops[name], trigger, source, attrs_after))
             or (closing and clock.stops_on_terminal)
         ):
-            new = clocks.stop(cycle, day)
+            if clock.notice:
+                new = clocks.end_notice(cycle, day)
+            else:
+                new = clocks.stop(cycle, day, _date_attr(event_attrs, "posted_on"))
             change = _STATUS_CHANGE[new.status]
         elif closing:
-            new = clocks.close(cycle, day)
+            new = clocks.end_notice(cycle, day) if clock.notice else clocks.close(cycle, day)
             change = _STATUS_CHANGE[new.status]
         elif clock.pauses_in and source != dest:
             if dest in clock.pauses_in and source not in clock.pauses_in:
@@ -125,10 +133,15 @@ def apply_clock_effects(
                 number = cycle.cycle + 1
                 if cycle.status in LIVE:
                     _replace(result, changes, index_, clocks.close(cycle, day), "cancelled")
-            new = clocks.start(clock, number, day, attrs_after, calendar)
+            # a period owed outside the bureau counts from the day the notice was served
+            served = _date_attr(event_attrs, "served_on") if clock.from_service else None
+            new = clocks.start(clock, number, served or day, attrs_after, calendar)
             result.append(new)
             latest[clock.name] = len(result) - 1
             changes.append(_change(new, "started"))
+            if dest in clock.pauses_in:  # started in a state where it does not run
+                _replace(result, changes, len(result) - 1,
+                         clocks.pause(new, served or day, calendar), "paused")
 
     return tuple(result), tuple(changes)
 
@@ -148,6 +161,12 @@ def _change(cycle: Cycle, change: str) -> ClockChange:
     return tuple.__new__(
         ClockChange, (cycle.clock, cycle.cycle, change, cycle.due_on, cycle.status)
     )
+
+
+def _date_attr(event_attrs: Mapping[str, AttrValue], name: str) -> date | None:
+    """A date attribute of the event (kept as ISO text), if it has one."""
+    value = event_attrs.get(name)
+    return date.fromisoformat(value) if isinstance(value, str) else None
 
 
 def _changed(

@@ -29,6 +29,8 @@ from states.calendar import Unit, WorkCalendar
 from states.errors import ClockRuleViolation
 
 ESCALATE = "escalate"
+# a clock owed by no one: its end marks the day a legal ground arises (中止满六十日 → art. 41(5))
+NOTICE = "notice"
 _EMPTY: Mapping[str, frozenset[str]] = MappingProxyType({})
 
 
@@ -39,6 +41,20 @@ class Owner(StrEnum):
     APPLICANT = "applicant"
     RESPONDENT = "respondent"
     LAWYER = "lawyer"
+    NOBODY = "nobody"  # a notice: it marks a day, nobody can be late for it
+
+
+class Effective(StrEnum):
+    """The legal date on which a lapse effect by a system trigger takes effect.
+
+    ``last_day``: the period's last day ("审查期限届满之日起视为受理", 行政复议法 art. 30);
+    ``day_after``: the day after it, for the applicant's default — the applicant has the whole
+    last day ("逾期不补正的，视为…放弃", art. 31; 视为撤回, 法律援助法 art. 43). Either way the
+    effect can be applied only once the last day has ended.
+    """
+
+    LAST_DAY = "last_day"
+    DAY_AFTER = "day_after"
 
 
 class CycleStatus(StrEnum):
@@ -129,11 +145,38 @@ class ClockSpec:
     stops_on_terminal: bool = False
     pauses_in: frozenset[str] = frozenset()
     lapse: str = ESCALATE
+    effective: Effective = Effective.LAST_DAY
     extension: Extension | None = None
-    # attribute -> value -> days, e.g. {"procedure": {"simplified": 30}} (art. 54, 61)
+    # attribute -> value -> days, e.g. {"procedure": {"simplified": 30}} (行政复议法 art. 62(2))
     lengths: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     warning_days: int | None = None
     warning_unit: Unit | None = None
+    # length and unit set by statute: the bureau's policy file may not change them
+    fixed_by_law: bool = False
+    # owed by someone outside the bureau and counted from service of the notice (送达): a cycle
+    # starts on the event's ``served_on`` date when it has one (art. 31, 48)
+    from_service: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.lapse == NOTICE) != (self.owed_by is Owner.NOBODY):
+            raise ValueError(f"clock {self.name!r}: a notice is owed by nobody, and only a notice")
+
+    @property
+    def notice(self) -> bool:
+        """Owed by no one: it marks the day a legal ground arises, is never missed, and never
+        counts in on-time figures (DESIGN §4)."""
+        return self.lapse == NOTICE
+
+    @property
+    def lapses_by_trigger(self) -> bool:
+        """Its lapse is a system trigger (视为受理, 视为放弃, 视为撤回)."""
+        return self.lapse not in (ESCALATE, NOTICE)
+
+    def effective_on(self, cycle: Cycle) -> date:
+        """The legal date on which this clock's lapse effect takes effect for ``cycle``."""
+        if self.effective is Effective.DAY_AFTER:
+            return cycle.due_on + timedelta(days=1)
+        return cycle.due_on
 
     def length(self, attrs: Mapping[str, object]) -> int:
         """The length in days for a case with these attributes."""
@@ -329,14 +372,26 @@ def _ended(cycle: Cycle, status: CycleStatus, day: date) -> Cycle:
     return tuple.__new__(Cycle, fields)
 
 
-def stop(cycle: Cycle, day: date) -> Cycle:
-    """The act the clock waited for happened on ``day``: met if in time, else missed."""
-    return _ended(cycle, _MISSED if cycle.past_due(day) else _MET, day)
+def stop(cycle: Cycle, day: date, judged_on: date | None = None) -> Cycle:
+    """The act the clock waited for happened on ``day``: met if in time, else missed.
+
+    ``judged_on``: the date the act counts as done when it is earlier, e.g. materials posted
+    by the last day are on time however late they arrive (民事诉讼法 art. 85: 期满前交邮的，
+    不算过期)."""
+    judged = day if judged_on is None else min(day, judged_on)
+    return _ended(cycle, _MISSED if cycle.past_due(judged) else _MET, day)
 
 
-def lapse(cycle: Cycle) -> Cycle:
-    """The limit ran out and the law's effect applies (视为受理 and the like): missed."""
-    return _ended(cycle, _MISSED, cycle.due_on)
+def lapse(cycle: Cycle, day: date | None = None) -> Cycle:
+    """The limit ran out and the law's effect applies on ``day`` (视为受理 and the like; by
+    default its last day): missed."""
+    return _ended(cycle, _MISSED, cycle.due_on if day is None else day)
+
+
+def end_notice(cycle: Cycle, day: date) -> Cycle:
+    """A notice ends with what it waited on (the suspension ends): nobody owed it, so it is
+    never missed — met once its day had come (the ground had arisen), else cancelled."""
+    return _ended(cycle, _MET if cycle.past_due(day) else _CANCELLED, day)
 
 
 def close(cycle: Cycle, day: date) -> Cycle:

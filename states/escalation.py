@@ -6,15 +6,19 @@ each decision in its own transaction. Nothing here reads the real clock: ``now``
 Two kinds of decision:
 
 - `Lapse` — a clock whose lapse effect is a system trigger ran out: 视为受理 (``deem_accepted``),
-  视为放弃 (``deem_abandoned``), 视为撤回 (``deem_withdrawn``). It takes legal effect on the last
-  day of the period (``effective_on == cycle.due_on``, 行政复议法 art. 30), never on the day the
-  sweep happens to run, so clocks it starts count from that date however late the sweep is.
+  视为放弃 (``deem_abandoned``), 视为撤回 (``deem_withdrawn``). It takes legal effect on the date
+  its clock declares (`ClockSpec.effective_on`: the last day of the period for 视为受理,
+  行政复议法 art. 30; the day after it for the applicant's default, art. 31), never on the day
+  the sweep happens to run, so clocks it starts count from that date however late the sweep is.
+  Either way it is decided only once the last day has ended.
 - `Escalation` — a rung the cycle has reached and that is not yet recorded:
 
   - ``due_soon`` 预警: the time left is within the clock's warning window
     (`ClockSpec.warning_window`: 1 working day for clocks up to 10 days, else 7 days);
   - ``overdue`` 逾期: from 00:00 of the day after ``due_on``;
-  - ``overdue_serious`` 严重逾期: overdue by 5 working days or more.
+  - ``overdue_serious`` 严重逾期: overdue by 5 working days or more;
+  - ``arisen``: a notice owed by no one (中止满六十日) has reached its day — the ground for
+    termination of art. 41(5) has arisen; the only rung of a notice, never "late".
 
   All dates are legal dates (Asia/Shanghai): 23:59:59 on ``due_on`` is not yet overdue.
 
@@ -57,6 +61,8 @@ class Rung(StrEnum):
     DUE_SOON = "due_soon"
     OVERDUE = "overdue"
     OVERDUE_SERIOUS = "overdue_serious"
+    # a notice's day has come: the legal ground it marks has arisen (中止满六十日, art. 41(5))
+    ARISEN = "arisen"
 
     @property
     def level(self) -> int:
@@ -70,6 +76,7 @@ RECIPIENTS: Mapping[Rung, tuple[str, ...]] = MappingProxyType({
     Rung.DUE_SOON: ("clerk",),  # 承办人
     Rung.OVERDUE: ("clerk", "supervisor"),  # + 科长
     Rung.OVERDUE_SERIOUS: ("clerk", "supervisor", "leader"),  # + 分管领导
+    Rung.ARISEN: ("clerk", "supervisor"),  # the ground for a decision is there
 })
 
 
@@ -150,6 +157,8 @@ def rung_dates(spec: ClockSpec, cycle: Cycle, calendar: WorkCalendar) -> dict[Ru
     lapse is a system trigger has only ``due_soon``: from ``lapse_date`` on it lapses instead.
     ``due_soon`` is never before the cycle started.
     """
+    if spec.notice:  # nobody owes it: no warning, no lateness, only the day it arises
+        return {Rung.ARISEN: lapse_date(cycle)}
     dates = {Rung.DUE_SOON: max(_window_start(spec, cycle.due_on, calendar), cycle.started_on)}
     if spec.lapse == ESCALATE:
         dates[Rung.OVERDUE] = lapse_date(cycle)
@@ -206,7 +215,7 @@ def _decide(item: ClockOnCase, today: date, calendar: WorkCalendar) -> list[Deci
         return []
     dates = rung_dates(spec, cycle, calendar)
     new = [r for r in Rung if r in dates and dates[r] <= today and r not in item.rungs_recorded]
-    lapsing = spec.lapse != ESCALATE and today >= lapse_date(cycle)
+    lapsing = spec.lapses_by_trigger and today >= lapse_date(cycle)
     highest_recorded = max((r.level for r in item.rungs_recorded), default=-1)
     top = new[-1] if new and not lapsing and new[-1].level > highest_recorded else None
     decisions: list[Decision] = [
@@ -216,8 +225,8 @@ def _decide(item: ClockOnCase, today: date, calendar: WorkCalendar) -> list[Deci
         for rung in new
     ]
     if lapsing:
-        decisions.append(Lapse(item.ref, cycle.clock, cycle.cycle, spec.lapse, cycle.due_on,
-                               item.case_type))
+        decisions.append(Lapse(item.ref, cycle.clock, cycle.cycle, spec.lapse,
+                               spec.effective_on(cycle), item.case_type))
     return decisions
 
 

@@ -18,8 +18,9 @@ from transitions import Machine, MachineError, State
 
 from states.calendar import WorkCalendar
 from states.case import CaseSnapshot, DomainEvent, Fired
-from states.casetype import Actor, Attr, AttrValue, CaseType, TransitionSpec
+from states.casetype import Actor, Attr, AttrValue, CaseType, Need, TransitionSpec
 from states.clock_effects import apply_clock_effects
+from states.clocks import Cycle
 from states.errors import (
     ActorNotAllowed,
     InvalidAttribute,
@@ -36,13 +37,24 @@ _SYSTEM = Actor.SYSTEM
 
 
 class _Token:
-    """What the shared machine moves: a case's state and attributes for one firing."""
+    """What the shared machine moves: a case's state, attributes and clocks for one firing,
+    with the event's date and attributes its conditions judge."""
 
-    __slots__ = ("attrs", "refusal", "state")
+    __slots__ = ("attrs", "cycles", "event_attrs", "on", "refusal", "state")
 
-    def __init__(self, state: str, attrs: Mapping[str, AttrValue]) -> None:
+    def __init__(
+        self,
+        state: str,
+        attrs: Mapping[str, AttrValue],
+        cycles: tuple[Cycle, ...] = (),
+        on: date | None = None,
+        event_attrs: Mapping[str, AttrValue] | None = None,
+    ) -> None:
         self.state = state
         self.attrs = attrs
+        self.cycles = cycles
+        self.on = on
+        self.event_attrs = event_attrs or {}
         self.refusal = ""
 
 
@@ -58,6 +70,28 @@ def _requirement(spec: TransitionSpec) -> Any:
         return True
 
     return holds
+
+
+def _chosen(spec: TransitionSpec) -> Any:
+    def chosen(token: _Token) -> bool:
+        if token.on is None:  # asked which triggers are allowed, not firing one
+            return True
+        return all(str(token.event_attrs.get(k)) in v for k, v in spec.when.items())
+
+    return chosen
+
+
+def _clock_needs(spec: TransitionSpec) -> Any:
+    def hold(token: _Token) -> bool:
+        if token.on is None:  # asked which triggers are allowed, not firing one
+            return True
+        for need in spec.needs:
+            if need.applies(token.event_attrs) and not need.holds(token.cycles, token.on):
+                token.refusal = f"{spec.trigger!r} is refused: {need.because}"
+                return False
+        return True
+
+    return hold
 
 
 class _State(State):
@@ -102,8 +136,15 @@ def build_machine(case_type: CaseType) -> Machine:
             "source": list(spec.source),
             "dest": spec.dest,
         }
+        conditions = []
+        if spec.when:
+            conditions.append(_chosen(spec))
         if spec.requires:
-            entry["conditions"] = [_requirement(spec)]
+            conditions.append(_requirement(spec))
+        if spec.needs:
+            conditions.append(_clock_needs(spec))
+        if conditions:
+            entry["conditions"] = conditions
         transitions.append(entry)
     return _Machine(
         model=None,
@@ -137,6 +178,7 @@ def allowed_triggers(
     *,
     by_system: bool = False,
     attrs: Mapping[str, object] | None = None,
+    cycles: tuple[Cycle, ...] | None = None,
 ) -> list[str]:
     """The triggers that may fire from ``state``; a person never fires system triggers.
 
@@ -151,6 +193,8 @@ def allowed_triggers(
             continue
         if attrs is not None and not _attrs_allow(case_type, spec, attrs):
             continue
+        if cycles is not None and not _clocks_allow(spec, cycles):
+            continue
         allowed.append(name)
     return sorted(allowed)
 
@@ -164,12 +208,22 @@ def _attrs_allow(case_type: CaseType, spec: TransitionSpec, attrs: Mapping[str, 
     return all(str(attrs.get(key)) in values for key, values in required.items())
 
 
+def _clocks_allow(spec: TransitionSpec, cycles: tuple[Cycle, ...]) -> bool:
+    """Whether the clock conditions that hold whatever the event's attributes are met (a
+    condition on an attribute, such as termination on ground 5, leaves the trigger listed)."""
+    return all(
+        need.when or need.need is not Need.STOPPED or need.holds(cycles, date.min)
+        for need in spec.needs
+    )
+
+
 def parse_attrs(
     rules: tuple[Attr, ...],
     raw: Mapping[str, object],
     on: date,
     calendar: WorkCalendar,
     what: str,
+    today: date | None = None,
 ) -> dict[str, AttrValue]:
     """Validate raw ``KEY=VALUE`` input against the declared attributes, filling defaults."""
     if not rules and not raw:
@@ -185,7 +239,7 @@ def parse_attrs(
     values: dict[str, AttrValue] = {}
     for rule in rules:
         if rule.name in raw:
-            values[rule.name] = rule.parse(raw[rule.name], on, calendar)
+            values[rule.name] = rule.parse(raw[rule.name], on, calendar, today)
         elif rule.required:
             raise InvalidAttribute(f"{what} needs {rule.name}", rule.allowed())
         elif rule.default is not None:
@@ -247,12 +301,15 @@ def fire(
     by: str = "",
     by_system: bool = False,
     calendar: WorkCalendar,
+    today: date | None = None,
 ) -> Fired:
     """Fire ``trigger`` on ``case`` with legal effect on ``on``.
 
     Returns the case after it and the event recording it, or raises: `UnknownTrigger`,
     `TriggerNotAllowed` (naming the allowed ones), `ActorNotAllowed`, `InvalidAttribute`,
-    `InvalidLegalDate`, `ClockRuleViolation`. The input case is never changed.
+    `InvalidLegalDate`, `ClockRuleViolation`. The input case is never changed. ``today``, the
+    real legal date, bounds the dates of things that happened (``served_on``, ``posted_on``).
+    Lapses that happened in law before ``on`` are not applied here: see `states.lapses.act`.
     """
     if case.type != case_type.name:
         raise ValueError(f"a {case.type} case fired through the {case_type.name} declaration")
@@ -275,10 +332,19 @@ def fire(
             f"{case.last_on.isoformat()}; an event cannot take effect before it",
             [f"on>={case.last_on.isoformat()}"],
         )
-    event_attrs = parse_attrs(spec.attrs, attrs or {}, on, calendar, trigger)
+    event_attrs = parse_attrs(spec.attrs, attrs or {}, on, calendar, trigger, today)
     reason = (reason or "").strip() or None
     if spec.reason_required and reason is None:
         raise InvalidAttribute(f"{trigger!r} needs a reason (--reason TEXT)", ["reason=TEXT"])
+    actor = _SYSTEM if by_system else spec.actor
+    if spec.again_by is not None and _fired_before(case_type, case, trigger):
+        if reason is None:
+            raise InvalidAttribute(
+                f"{trigger!r} was made on this case before ({spec.basis}); doing it again is "
+                f"the {spec.again_by.value}'s decision and needs a reason (--reason TEXT)",
+                ["reason=TEXT"],
+            )
+        actor = spec.again_by
 
     attrs_after = dict(case.attrs)
     for rule in spec.attrs:  # in declaration order, as `parse_attrs` filled `event_attrs`
@@ -289,7 +355,7 @@ def fire(
 
     # requirements are about the case before the event (art. 55: only a simplified case is
     # converted), so the token carries the attributes before `sets` and the event's own values
-    token = _Token(case.state, case.attrs)
+    token = _Token(case.state, case.attrs, case.cycles, on, event_attrs)
     try:
         moved = machine_for(case_type).events[trigger].trigger(token, token)
     except MachineError:  # the declarations and the machine disagree: a bug, not input
@@ -320,11 +386,16 @@ def fire(
         case.type, dest, attrs_after, cycles, case.opened_on, on, admitted_on, closed_on,
         case.version + 1, case.ref,
     ))
-    actor = _SYSTEM if by_system else spec.actor
     event = tuple.__new__(
         DomainEvent, (trigger, case.state, dest, on, actor, by, reason, event_attrs, changes)
     )
     return tuple.__new__(Fired, (after, event))
+
+
+def _fired_before(case_type: CaseType, case: CaseSnapshot, trigger: str) -> bool:
+    """Whether ``trigger`` was fired on the case before: a clock it starts has a cycle."""
+    started = {clock.name for clock, _, _ in case_type.clock_starts.get(trigger, ())}
+    return any(cycle.clock in started for cycle in case.cycles)
 
 
 def mermaid(case_type: CaseType) -> str:

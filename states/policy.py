@@ -1,15 +1,17 @@
 """The bureau's policy file: local overrides of clock lengths, units and warning windows.
 
-The declarations hold the legal defaults; a bureau may set its own (stricter) periods where the
-law leaves room. The file is TOML; this module parses its text (reading the file is the
-caller's business) and returns new declarations, leaving the defaults untouched::
+The declarations hold the legal defaults; a bureau may set its own periods where the law leaves
+them to it (`ClockSpec.fixed_by_law` is False: legal aid's materials and closing report, every
+complaint clock). A period fixed by statute keeps its length and unit: a policy that changes
+them is refused, naming the clock and its article. Warning windows are policy for every clock.
+The file is TOML; this module parses its text (reading the file is the caller's business) and
+returns new declarations, leaving the defaults untouched::
 
-    [clocks.legal_aid.review]
-    unit = "working"            # the older national rules counted working days
-    warning_days = 2
+    [clocks.legal_aid.materials]
+    days = 20                   # the bureau's own period for the applicant's materials
 
-    [clocks.reconsideration.copy_to_respondent.lengths.procedure]
-    simplified = 3
+    [clocks.reconsideration.decision]
+    warning_days = 10           # warn ten days ahead of the 审理期限
 
 Other top-level tables (alert routes, channels) belong to the layers that use them.
 """
@@ -76,6 +78,26 @@ def _override(spec: ClockSpec, overrides: dict[str, Any], where: str) -> ClockSp
     unknown = sorted(set(overrides) - set(_KEYS))
     if unknown:
         raise InvalidPolicy(f"{where} has no setting {unknown[0]!r}", list(_KEYS))
+    changed = replace(spec, **_changes(spec, overrides, where))
+    if spec.fixed_by_law:
+        _refuse_statutory_change(spec, changed, where)
+    return changed
+
+
+def _refuse_statutory_change(spec: ClockSpec, changed: ClockSpec, where: str) -> None:
+    """A period set by statute is not the bureau's to change: its length and unit stay."""
+    for field in ("days", "unit", "lengths"):
+        before, after = getattr(spec, field), getattr(changed, field)
+        if before != after:
+            raise InvalidPolicy(
+                f"{where}.{field}: {spec.name} ({spec.label}) is fixed by law ({spec.basis}); "
+                "the policy may set its warning window and alert routes, not its length or "
+                "unit",
+                ["warning_days", "warning_unit"],
+            )
+
+
+def _changes(spec: ClockSpec, overrides: dict[str, Any], where: str) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if "days" in overrides:
         changes["days"] = _days(overrides["days"], f"{where}.days")
@@ -97,7 +119,7 @@ def _override(spec: ClockSpec, overrides: dict[str, Any], where: str) -> ClockSp
                     days, f"{where}.lengths.{attr}.{value}"
                 )
         changes["lengths"] = lengths
-    return replace(spec, **changes)
+    return changes
 
 
 def _days(value: object, where: str) -> int:

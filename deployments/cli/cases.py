@@ -161,16 +161,15 @@ def triggers(
 
     _texts(REF=ref)
     rt = runtime(ctx)
-    names = services.triggers_now(rt.bureau, ref)
+    names = services.triggers_now(rt.bureau, ref, rt.now())
     if as_json:
         emit_json(names)
         return
     # people read the Chinese label beside each name (CONTRACT.md, Global)
-    case = services.get_case(rt.bureau, ref).case
-    case_type = rt.case_type(case.type)
+    case_type = rt.case_type(services.get_case(rt.bureau, ref).case.type)
     for name in names:
-        spec = case_type.transition_from(name, case.state)
-        typer.echo(f"{name}  {spec.label}" if spec is not None else name)
+        specs = case_type.triggers.get(name, ())
+        typer.echo(f"{name}  {specs[0].label}" if specs else name)
 
 
 @app.command("timeline")

@@ -32,6 +32,8 @@ def describe(case_type: CaseType) -> dict[str, Any]:
         "clocks": [
             {"name": c.name, "label": c.label, "days": c.days, "unit": c.unit.value,
              "basis": c.basis, "owed_by": c.owed_by.value, "lapse": c.lapse,
+             "effective": c.effective.value if c.lapses_by_trigger else None,
+             "fixed_by_law": c.fixed_by_law, "from_service": c.from_service,
              "lengths": {k: dict(v) for k, v in c.lengths.items()}}
             for c in case_type.clocks
         ],
@@ -55,9 +57,11 @@ def list_types(ctx: typer.Context, as_json: bool = json_option()) -> None:
         table.add_column("clock")
         table.add_column("期限")
         table.add_column("length")
+        table.add_column("fixed 法定")
         table.add_column("basis 法律依据")
         for c in case_type.clocks:
-            table.add_row(c.name, c.label, f"{c.days} {c.unit.value}", c.basis)
+            fixed = "法定 fixed by law" if c.fixed_by_law else "本局规定 policy"
+            table.add_row(c.name, c.label, f"{c.days} {c.unit.value}", fixed, c.basis)
         out.print(table)
         states = ", ".join(f"{s.name} {s.label}" for s in case_type.states)
         out.print(f"states: {states}")

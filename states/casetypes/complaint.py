@@ -15,6 +15,8 @@ from states.casetype import (
     attr_choice,
     attr_int,
     attr_text,
+    posted_on,
+    served_on,
 )
 from states.clocks import ClockSpec, Extension, Owner, on
 
@@ -48,12 +50,13 @@ complaint = CaseType(
     ),
     transitions=(
         TransitionSpec("request_supplement", ("received",), "awaiting_supplement", C,
-                       "通知补正", POLICY),
+                       "通知补正", POLICY, attrs=(served_on(),)),
         TransitionSpec("receive_supplement", ("awaiting_supplement",), "received", C,
-                       "收到补正材料", POLICY),
+                       "收到补正材料", POLICY, attrs=(posted_on(),)),
         TransitionSpec("accept", ("received",), "investigating", C, "受理立案调查", POLICY),
-        TransitionSpec("decline", ("received",), "not_accepted", C, "不予受理", POLICY,
-                       reason_required=True),
+        # from 待补正 too: the complainant did not supplement
+        TransitionSpec("decline", ("received", "awaiting_supplement"), "not_accepted", C,
+                       "不予受理", POLICY, reason_required=True),
         TransitionSpec("transfer", ("received", "investigating"), "transferred", C, "移送",
                        "律师法 第五十二条",
                        attrs=(attr_text("to", "移送机关（主管司法局、律师协会或其他机关）",
@@ -75,7 +78,7 @@ complaint = CaseType(
                   stops=(on("accept"), on("decline"), on("transfer"), on("withdraw")),
                   pauses_in=frozenset({"awaiting_supplement"})),
         ClockSpec("supplement", "补正", 10, Unit.WORKING, f"{POLICY}（补正期限）",
-                  Owner.APPLICANT, starts=(on("request_supplement"),),
+                  Owner.APPLICANT, starts=(on("request_supplement"),), from_service=True,
                   stops=(on("receive_supplement"), on("withdraw"))),
         ClockSpec("handling", "办理期限", 60, Unit.CALENDAR,
                   f"{POLICY}（参照信访工作条例第三十四条）", Owner.BUREAU,

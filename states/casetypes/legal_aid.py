@@ -1,8 +1,9 @@
 """法律援助 — legal aid (法律援助法 2021; 办理法律援助案件程序规定 2023).
 
-The law does not say whether its review, assignment, engagement and objection periods count
-working days; the declarations use calendar days, the stricter reading, and the bureau's policy
-file can switch the unit.
+Its review, assignment, engagement and objection periods are calendar days, fixed by law: the
+2021 law writes "日" where the older national rules had "工作日", so the bureau's policy file may
+not change them. The periods for the applicant's materials and the lawyer's closing materials are
+the bureau's own and its policy may set them.
 """
 
 from __future__ import annotations
@@ -11,17 +12,24 @@ from states.calendar import Unit
 from states.casetype import (
     Actor,
     CaseType,
+    ClockNeed,
+    Need,
     StateSpec,
     TransitionSpec,
     attr_choice,
     attr_int,
     attr_text,
+    posted_on,
+    served_on,
 )
-from states.clocks import ClockSpec, Owner, on
+from states.clocks import ClockSpec, Effective, Owner, on
 
 C, S, Y = Actor.CLERK, Actor.SUPERVISOR, Actor.SYSTEM
 LAW = "法律援助法"
 RULES = "办理法律援助案件程序规定"
+# why a supervisor reinstates an application deemed withdrawn: the materials were posted in
+# time (they count as received), or the applicant had a good reason (a new period)
+REINSTATED_FOR = ("posted_in_time", "good_reason")
 
 legal_aid = CaseType(
     name="legal_aid",
@@ -52,11 +60,29 @@ legal_aid = CaseType(
     ),
     transitions=(
         TransitionSpec("request_materials", ("applied",), "awaiting_materials", C,
-                       "通知补充材料", f"{LAW} 第四十三条第二款"),
+                       "通知补充材料", f"{LAW} 第四十三条第二款", attrs=(served_on(),)),
         TransitionSpec("receive_materials", ("awaiting_materials",), "applied", C,
-                       "收到补充材料", f"{LAW} 第四十三条第二款"),
+                       "收到补充材料", f"{LAW} 第四十三条第二款", attrs=(posted_on(),)),
+        # marked, so that only a deemed withdrawal can be reinstated, never the applicant's own
         TransitionSpec("deem_withdrawn", ("awaiting_materials",), "withdrawn", Y,
-                       "视为撤回申请", f"{LAW} 第四十三条第二款"),
+                       "视为撤回申请", f"{LAW} 第四十三条第二款",
+                       sets={"deemed_withdrawn": "yes"}),
+        TransitionSpec("reinstate", ("withdrawn",), "applied", S,
+                       "恢复审查（材料已按期交邮）", f"{LAW} 第四十三条第二款",
+                       reason_required=True,
+                       attrs=(attr_choice("reinstated_for", REINSTATED_FOR, "恢复理由",
+                                          required=True), served_on()),
+                       requires={"deemed_withdrawn": frozenset({"yes"})},
+                       when={"reinstated_for": frozenset({"posted_in_time"})},
+                       sets={"deemed_withdrawn": "no"}),
+        TransitionSpec("reinstate", ("withdrawn",), "awaiting_materials", S,
+                       "恢复补充材料（有正当理由）", f"{LAW} 第四十三条第二款",
+                       reason_required=True,
+                       attrs=(attr_choice("reinstated_for", REINSTATED_FOR, "恢复理由",
+                                          required=True), served_on()),
+                       requires={"deemed_withdrawn": frozenset({"yes"})},
+                       when={"reinstated_for": frozenset({"good_reason"})},
+                       sets={"deemed_withdrawn": "no"}),
         TransitionSpec("approve", ("applied",), "approved", C, "决定给予法律援助",
                        f"{LAW} 第四十三条"),
         TransitionSpec("approve_provisionally", ("applied", "awaiting_materials"), "approved", C,
@@ -75,7 +101,12 @@ legal_aid = CaseType(
         TransitionSpec("conclude", ("in_service",), "concluded", C, "办结",
                        f"{LAW} 第五十条",
                        attrs=(attr_text("outcome", "办理结果", required=True),)),
-        TransitionSpec("close", ("concluded",), "closed", C, "结案归档", f"{LAW} 第五十条"),
+        TransitionSpec("receive_closing_materials", ("concluded",), None, C,
+                       "收到结案材料", f"{LAW} 第五十条"),
+        TransitionSpec("close", ("concluded",), "closed", C, "结案归档", f"{LAW} 第五十条",
+                       needs=(ClockNeed("closing_report", Need.STOPPED,
+                                        "the lawyer's closing materials have not been received "
+                                        "(receive_closing_materials first)"),)),
         TransitionSpec("terminate", ("approved", "assigned", "in_service"), "terminated", C,
                        "终止法律援助", f"{LAW} 第四十八条",
                        attrs=(attr_int("ground", 1, 8, "终止情形（第四十八条第几项）"),)),
@@ -91,33 +122,37 @@ legal_aid = CaseType(
                        "责令改正（恢复援助）", f"{LAW} 第四十九条"),
     ),
     clocks=(
+        # a reinstated application is reviewed again: a new review cycle, paused while the
+        # applicant's materials are awaited
         ClockSpec("review", "审查", 7, Unit.CALENDAR, f"{LAW} 第四十三条", Owner.BUREAU,
-                  starts=(on("open", channel="application"),),
+                  starts=(on("open", channel="application"), on("reinstate")),
                   stops=(on("approve"), on("approve_provisionally"), on("deny"),
                          on("withdraw")),
-                  pauses_in=frozenset({"awaiting_materials"})),
+                  pauses_in=frozenset({"awaiting_materials"}), fixed_by_law=True),
         ClockSpec("materials", "补充材料", 15, Unit.CALENDAR,
                   f"{LAW} 第四十三条第二款（期限为本局规定）", Owner.APPLICANT,
-                  starts=(on("request_materials"),),
+                  starts=(on("request_materials"),
+                          on("reinstate", reinstated_for="good_reason")),
                   # provisional aid (art. 44) ends the wait for materials as well
                   stops=(on("receive_materials"), on("withdraw"), on("approve_provisionally")),
-                  lapse="deem_withdrawn"),
+                  lapse="deem_withdrawn", effective=Effective.DAY_AFTER, from_service=True),
         ClockSpec("assignment", "指派", 3, Unit.CALENDAR,
                   f"{LAW} 第三十六条、第四十三条；{RULES} 第二十四条", Owner.BUREAU,
                   starts=(on("approve"), on("approve_provisionally"),
                           on("open", channel="notification"), on("decline_assignment"),
                           on("replace_lawyer"), on("order_correction", source=("denied",))),
-                  stops=(on("assign"),)),
+                  stops=(on("assign"),), fixed_by_law=True),
         ClockSpec("engagement", "签订委托协议", 5, Unit.CALENDAR, f"{RULES} 第二十七条",
                   Owner.LAWYER, starts=(on("assign"),),
                   # a declined assignment answers the lawyer's clock too: no agreement will come
-                  stops=(on("engage"), on("decline_assignment"))),
+                  stops=(on("engage"), on("decline_assignment")), fixed_by_law=True),
         ClockSpec("closing_report", "提交结案材料", 30, Unit.CALENDAR,
                   f"{LAW} 第五十条（期限为本局规定）", Owner.LAWYER,
-                  starts=(on("conclude"),), stops=(on("close"),)),
+                  starts=(on("conclude"),),
+                  stops=(on("receive_closing_materials"), on("close"))),
         ClockSpec("objection_review", "异议审查", 5, Unit.CALENDAR, f"{LAW} 第四十九条",
                   Owner.BUREAU, starts=(on("file_objection"),),
-                  stops=(on("uphold"), on("order_correction"))),
+                  stops=(on("uphold"), on("order_correction")), fixed_by_law=True),
     ),
     # aid granted after an upheld objection (art. 49) admits the case as well
     admitted_by=(on("approve"), on("approve_provisionally"),

@@ -11,17 +11,25 @@ from states.casetype import (
     Attr,
     AttrKind,
     CaseType,
+    ClockNeed,
+    Need,
     StateSpec,
     TransitionSpec,
     attr_choice,
     attr_int,
     attr_text,
+    posted_on,
+    served_on,
 )
-from states.clocks import ClockSpec, Extension, Owner, on
+from states.clocks import NOTICE, ClockSpec, Effective, Extension, Owner, on
 
 C, S, Y = Actor.CLERK, Actor.SUPERVISOR, Actor.SYSTEM
 LAW = "行政复议法"
 ACTIVE = ("received", "awaiting_supplement", "under_review", "suspended")
+# why a supervisor reinstates a case deemed abandoned: the supplement was posted in time (it
+# counts as received), or the applicant had a good reason (a new period to supplement) —
+# "无正当理由逾期不补正的" is the law's condition for 视为放弃 (art. 31(2))
+REINSTATED_FOR = ("posted_in_time", "good_reason")
 
 DECISIONS = (
     "change",  # 变更 art. 63
@@ -58,16 +66,28 @@ reconsideration = CaseType(
         attr_text("matter", "复议事项"),
     ),
     transitions=(
+        # "一次性载明需要补正的事项": one request per application; another is a supervisor's
+        # decision with a reason
         TransitionSpec("request_supplement", ("received",), "awaiting_supplement", C,
-                       "通知补正", f"{LAW} 第三十一条"),
+                       "通知补正", f"{LAW} 第三十一条", attrs=(served_on(),), again_by=S),
         TransitionSpec("receive_supplement", ("awaiting_supplement",), "received", C,
-                       "收到补正材料", f"{LAW} 第三十一条第三款"),
+                       "收到补正材料", f"{LAW} 第三十一条第三款", attrs=(posted_on(),)),
         TransitionSpec("extend_supplement", ("awaiting_supplement",), None, C,
                        "延长补正期限", f"{LAW} 第三十一条第二款",
                        attrs=(attr_int("days", 1, 30, "延长天数", keep=False),),
                        reason_required=True, extends="supplement"),
         TransitionSpec("deem_abandoned", ("awaiting_supplement",), "abandoned", Y,
                        "视为放弃申请", f"{LAW} 第三十一条第二款"),
+        TransitionSpec("reinstate", ("abandoned",), "received", S, "恢复审查（补正已按期交邮）",
+                       f"{LAW} 第三十一条第二款", reason_required=True,
+                       attrs=(attr_choice("reinstated_for", REINSTATED_FOR, "恢复理由",
+                                          required=True), served_on()),
+                       when={"reinstated_for": frozenset({"posted_in_time"})}),
+        TransitionSpec("reinstate", ("abandoned",), "awaiting_supplement", S,
+                       "恢复补正（有正当理由）", f"{LAW} 第三十一条第二款", reason_required=True,
+                       attrs=(attr_choice("reinstated_for", REINSTATED_FOR, "恢复理由",
+                                          required=True), served_on()),
+                       when={"reinstated_for": frozenset({"good_reason"})}),
         TransitionSpec("accept", ("received",), "under_review", C, "受理", f"{LAW} 第三十条",
                        attrs=(attr_choice("procedure", ("ordinary", "simplified"), "审理程序",
                                           default="ordinary"),)),
@@ -76,9 +96,9 @@ reconsideration = CaseType(
         TransitionSpec("reject", ("received",), "rejected", C, "决定不予受理",
                        f"{LAW} 第三十条", reason_required=True),
         TransitionSpec("send_copy", ("under_review",), None, C, "发送申请书副本",
-                       f"{LAW} 第四十八条"),
+                       f"{LAW} 第四十八条", attrs=(served_on(),)),
         TransitionSpec("receive_reply", ("under_review",), None, C, "收到答复",
-                       f"{LAW} 第四十八条"),
+                       f"{LAW} 第四十八条", attrs=(posted_on(),)),
         TransitionSpec("schedule_hearing", ("under_review",), None, C, "通知听证",
                        f"{LAW} 第五十一条",
                        attrs=(Attr("hearing_on", AttrKind.DATE, "听证日期", required=True,
@@ -95,13 +115,18 @@ reconsideration = CaseType(
                        attrs=(attr_int("ground", 1, 10, "中止情形（第三十九条第一款第几项）"),)),
         TransitionSpec("resume", ("suspended",), "under_review", C, "恢复审理",
                        f"{LAW} 第三十九条第二款"),
-        TransitionSpec("mediate", ("under_review",), "mediated", C, "调解结案",
-                       f"{LAW} 第七十三条"),
+        TransitionSpec("mediate", ("under_review", "suspended"), "mediated", C, "调解结案",
+                       f"{LAW} 第三十九条第一款第六项、第七十三条"),
         TransitionSpec("withdraw", ACTIVE, "withdrawn", C, "撤回申请",
                        f"{LAW} 第四十一条、第七十四条"),
         TransitionSpec("terminate", ("under_review", "suspended"), "terminated", C,
                        "终止", f"{LAW} 第四十一条",
-                       attrs=(attr_int("ground", 1, 5, "终止情形（第四十一条第几项）"),)),
+                       attrs=(attr_int("ground", 1, 5, "终止情形（第四十一条第几项）"),),
+                       needs=(ClockNeed("suspension_limit", Need.ARISEN,
+                                        f"ground 5 ({LAW} 第四十一条第五项) needs a suspension on "
+                                        "ground 1, 2 or 4 that has lasted 60 days "
+                                        "(中止满六十日): it has not",
+                                        {"ground": frozenset({"5"})}),)),
         TransitionSpec("dismiss", ("under_review",), "dismissed", C, "驳回申请",
                        f"{LAW} 第三十三条"),
         TransitionSpec("decide", ("under_review",), "decided", C, "作出复议决定",
@@ -111,39 +136,43 @@ reconsideration = CaseType(
     clocks=(
         ClockSpec("acceptance_review", "受理审查", 5, Unit.WORKING,
                   f"{LAW} 第三十条、第八十八条", Owner.BUREAU,
-                  starts=(on("open"), on("receive_supplement")),
+                  starts=(on("open"), on("receive_supplement"),
+                          on("reinstate", reinstated_for="posted_in_time")),
                   stops=(on("accept"), on("reject"), on("request_supplement"), on("withdraw")),
-                  lapse="deem_accepted"),
+                  lapse="deem_accepted", effective=Effective.LAST_DAY, fixed_by_law=True),
         ClockSpec("supplement", "补正", 10, Unit.WORKING,
                   f"{LAW} 第三十一条、第八十八条", Owner.APPLICANT,
-                  starts=(on("request_supplement"),),
+                  starts=(on("request_supplement"), on("reinstate", reinstated_for="good_reason")),
                   stops=(on("receive_supplement"), on("withdraw")),
-                  lapse="deem_abandoned",
+                  lapse="deem_abandoned", effective=Effective.DAY_AFTER,
+                  fixed_by_law=True, from_service=True,
                   # "可以延长合理的补正期限": no cap in the law; one extension of up to 30 days
                   # is the stricter reading until the bureau's policy says otherwise.
                   extension=Extension(30, 1, basis=f"{LAW} 第三十一条第二款")),
         ClockSpec("copy_to_respondent", "发送副本", 7, Unit.WORKING,
                   f"{LAW} 第四十八条、第五十四条", Owner.BUREAU,
                   starts=(on("accept"), on("deem_accepted")),
-                  stops=(on("send_copy"),),
+                  stops=(on("send_copy"),), fixed_by_law=True,
                   lengths={"procedure": {"simplified": 3}}),
         ClockSpec("respondent_reply", "被申请人答复", 10, Unit.WORKING,
                   f"{LAW} 第四十八条、第五十四条、第七十条", Owner.RESPONDENT,
                   starts=(on("send_copy"),),
-                  stops=(on("receive_reply"),),
+                  stops=(on("receive_reply"),), fixed_by_law=True, from_service=True,
                   lengths={"procedure": {"simplified": 5}}),
         ClockSpec("decision", "审理期限", 60, Unit.CALENDAR,
                   f"{LAW} 第六十二条", Owner.BUREAU,
                   starts=(on("accept"), on("deem_accepted")),
-                  stops_on_terminal=True,
+                  stops_on_terminal=True, fixed_by_law=True,
                   pauses_in=frozenset({"suspended"}),
                   extension=Extension(30, 1, {"procedure": frozenset({"ordinary"})},
                                       basis=f"{LAW} 第六十二条第一款"),
                   lengths={"procedure": {"simplified": 30}}),
+        # not a duty: the day the ground for termination of art. 41(5) arises
         ClockSpec("suspension_limit", "中止满六十日", 60, Unit.CALENDAR,
-                  f"{LAW} 第四十一条第五项", Owner.BUREAU,
+                  f"{LAW} 第四十一条第五项", Owner.NOBODY,
                   starts=(on("suspend", ground=(1, 2, 4)),),
-                  stops=(on("resume"), on("terminate"), on("withdraw"))),
+                  stops=(on("resume"), on("terminate"), on("withdraw"), on("mediate")),
+                  lapse=NOTICE, fixed_by_law=True),
     ),
     admitted_by=(on("accept"), on("deem_accepted")),
 )

@@ -222,7 +222,8 @@ def test_reconsideration_lifecycle(cli, db_url):
 
     doc = advance(cli, db_url, ref, "resume", "2024-11-05")
     assert (doc["state"], doc["version"]) == ("under_review", 8)
-    assert clock(doc, "suspension_limit")["status"] == "met"
+    # a notice owed by nobody (中止满六十日), ended before its day: cancelled, never missed
+    assert clock(doc, "suspension_limit")["status"] == "cancelled"
     decision = clock(doc, "decision")
     # suspended 10-22..11-05: 14 days do not count; 12-08 + 14 = Sun 12-22 -> Mon 12-23
     assert decision["paused_days"] == 14
@@ -304,8 +305,11 @@ def test_legal_aid_lifecycles_by_application_and_by_notification(cli, db_url):
         assert (doc["state"], doc["attrs"]["outcome"]) == ("concluded", "调解结案")
         assert doc["closed_on"] is None
         assert clock(doc, "closing_report")["due_on"] == "2024-12-16"  # Sun 12-15 -> 12-16
+        doc = advance(cli, db_url, "LA-APP-1", "receive_closing_materials", "2024-11-18")
+        assert doc["state"] == "concluded"
+        assert clock(doc, "closing_report")["status"] == "met"
         doc = advance(cli, db_url, "LA-APP-1", "close", "2024-11-20")
-        assert (doc["state"], doc["version"], doc["closed_on"]) == ("closed", 6, "2024-11-20")
+        assert (doc["state"], doc["version"], doc["closed_on"]) == ("closed", 7, "2024-11-20")
         assert clock(doc, "closing_report")["status"] == "met"
         return doc["ref"]
 
@@ -326,8 +330,9 @@ def test_legal_aid_lifecycles_by_application_and_by_notification(cli, db_url):
         assert clock(doc, "engagement")["status"] == "met"
         doc = advance(cli, db_url, ref, "conclude", "2024-10-30", "--set", "outcome=判决")
         assert doc["state"] == "concluded"
+        doc = advance(cli, db_url, ref, "receive_closing_materials", "2024-11-04")
         doc = advance(cli, db_url, ref, "close", "2024-11-05")
-        assert (doc["state"], doc["version"], doc["closed_on"]) == ("closed", 5, "2024-11-05")
+        assert (doc["state"], doc["version"], doc["closed_on"]) == ("closed", 6, "2024-11-05")
         return ref
 
     with ThreadPoolExecutor(2) as pool:
@@ -342,7 +347,7 @@ def test_legal_aid_lifecycles_by_application_and_by_notification(cli, db_url):
     assert {check_case(d)["ref"] for d in closed} == refs
     check_timeline(events)
     assert [e["trigger"] for e in events] == ["open", "approve", "assign", "engage", "conclude",
-                                              "close"]
+                                              "receive_closing_materials", "close"]
     assert events[2]["attrs"] == {"lawyer": "L1"}
 
 
@@ -471,3 +476,45 @@ def test_a_new_sqlite_file_gets_its_schema_by_itself(cli, tmp_path: Path):
     engine = create_engine(f"sqlite:///{default}")
     assert current_revision(engine) == HEAD
     engine.dispose()
+
+
+# -- issue 11: a lapse that has happened in law comes before a later act --------------------------
+
+
+def test_a_late_reject_is_refused_naming_the_deemed_acceptance(cli, db_url):
+    ref = ok_json(cli, db_url, "case", "open", "reconsideration", "--on", "2024-09-27")["ref"]
+    done = caseflow(cli, db_url, "case", "advance", ref, "reject", "--on", "2024-10-14",
+                    "--reason", "不属于受理范围")
+    assert done.returncode == 3, done.stderr
+    assert done.stdout == "" and done.stderr.count("\n") == 1, done.stderr
+    assert "视为受理" in done.stderr and "2024-10-10" in done.stderr
+    assert "行政复议法 第三十条第三款" in done.stderr
+    # the deemed acceptance is recorded, the rejection is not
+    events = ok_json(cli, db_url, "case", "timeline", ref)
+    assert [(e["trigger"], e["on"], e["actor"]) for e in events] == [
+        ("open", "2024-09-27", "clerk"), ("deem_accepted", "2024-10-10", "system")]
+    shown = ok_json(cli, db_url, "case", "show", ref)
+    assert (shown["state"], shown["version"]) == ("under_review", 2)
+    # with --json the error object; a second try names no new lapse and changes nothing
+    again = caseflow(cli, db_url, "case", "advance", ref, "reject", "--on", "2024-10-14",
+                     "--reason", "x", "--json")
+    assert again.returncode == 3
+    assert json.loads(again.stdout)["error"]["code"] == "trigger_not_allowed"
+    assert ok_json(cli, db_url, "case", "show", ref)["version"] == 2
+    # withdrawing is still allowed, and comes after the system's event
+    doc = ok_json(cli, db_url, "case", "advance", ref, "withdraw", "--on", "2024-10-15")
+    assert (doc["state"], doc["version"]) == ("withdrawn", 3)
+    assert ok_json(cli, db_url, "case", "verify", ref)["ok"] is True
+
+
+def test_served_on_and_posted_on_from_the_command_line(cli, db_url):
+    ref = ok_json(cli, db_url, "case", "open", "reconsideration", "--on", "2024-09-27")["ref"]
+    doc = ok_json(cli, db_url, "case", "advance", ref, "request_supplement", "--on",
+                  "2024-09-30", "--set", "served_on=2024-10-08")
+    supplement = next(c for c in doc["clocks"] if c["name"] == "supplement")
+    assert (supplement["started_on"], supplement["due_on"]) == ("2024-10-08", "2024-10-21")
+    doc = ok_json(cli, db_url, "case", "advance", ref, "receive_supplement", "--on",
+                  "2024-10-25", "--set", "posted_on=2024-10-21")
+    assert doc["state"] == "received"
+    supplement = next(c for c in doc["clocks"] if c["name"] == "supplement")
+    assert supplement["status"] == "met"

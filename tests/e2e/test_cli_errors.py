@@ -111,7 +111,10 @@ def test_bad_input(cli, tmp_path, bad):
 
 # -- every domain error has its exit code ---------------------------------------------------------
 
-ARGUMENTS = {"str": "x", "int": 2000, "Iterable[str]": ["a", "b"]}
+ARGUMENTS = {"str": "x", "int": 2000, "Iterable[str]": ["a", "b"],
+             # LapsedFirst: a refusal after lapses, with the lapses (none needed here)
+             "CaseflowError": states.errors.TriggerNotAllowed("reject", "under_review", []),
+             "tuple[Fired, ...]": ()}
 FAMILIES: dict[type, int] = {InvalidInput: 2, RuleViolation: 3, NotFound: 4}
 if models is not None and hasattr(models.errors, "Conflict"):
     FAMILIES[models.errors.Conflict] = 5

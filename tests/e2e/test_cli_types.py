@@ -29,7 +29,7 @@ EXPECTED = {
             "request_supplement", "receive_supplement", "extend_supplement", "deem_abandoned",
             "accept", "deem_accepted", "reject", "send_copy", "receive_reply",
             "schedule_hearing", "convert_to_ordinary", "extend", "suspend", "resume",
-            "mediate", "withdraw", "terminate", "dismiss", "decide",
+            "mediate", "withdraw", "terminate", "dismiss", "decide", "reinstate",
         },
         "system": {"deem_abandoned", "deem_accepted"},
         "clocks": {
@@ -52,7 +52,7 @@ EXPECTED = {
             "request_materials", "receive_materials", "deem_withdrawn", "approve",
             "approve_provisionally", "deny", "assign", "decline_assignment", "engage",
             "replace_lawyer", "conclude", "close", "terminate", "withdraw", "file_objection",
-            "uphold", "order_correction",
+            "uphold", "order_correction", "reinstate", "receive_closing_materials",
         },
         "system": {"deem_withdrawn"},
         "clocks": {
@@ -144,6 +144,17 @@ def test_clocks(types_list, name):
         assert clock["unit"] in {"working", "calendar"}
     lengths = {c["name"]: (c["days"], c["unit"]) for c in clocks}
     assert lengths == EXPECTED[name]["clocks"]
+    # issue 11 §4: which periods statute fixes (the policy file cannot change them)
+    fixed = {c["name"] for c in clocks if c["fixed_by_law"]}
+    assert fixed == FIXED_BY_LAW[name]
+
+
+FIXED_BY_LAW = {
+    "reconsideration": {"acceptance_review", "supplement", "copy_to_respondent",
+                        "respondent_reply", "decision", "suspension_limit"},
+    "legal_aid": {"review", "assignment", "engagement", "objection_review"},
+    "complaint": set(),
+}
 
 
 def test_reconsideration_transitions_match_the_design(types_list):

@@ -81,6 +81,7 @@ HISTORIES: list[dict[str, Any]] = [
          ev("assign", "2024-04-12", {"lawyer": "L9"}),
          ev("engage", "2024-04-15"),
          ev("conclude", "2024-07-01", {"outcome": "调解成功"}),
+         ev("receive_closing_materials", "2024-07-08"),
          ev("close", "2024-07-10"),
      ]},
     {"type": "legal_aid", "on": "2024-06-03",
@@ -90,7 +91,8 @@ HISTORIES: list[dict[str, Any]] = [
      ]},
     {"type": "legal_aid", "on": "2024-08-01", "events": [
         ev("request_materials", "2024-08-02"),
-        ev("deem_withdrawn", "2024-08-19"),  # 15 calendar days: 08-17, a Saturday -> 08-19
+        # 15 calendar days: 08-17, a Saturday -> 08-19; 视为撤回 the day after, 08-20
+        ev("deem_withdrawn", "2024-08-20"),
     ]},
     {"type": "complaint", "on": "2024-02-19", "attrs": {"complainant": "王五",
                                                         "subject_kind": "lawyer"},
@@ -207,7 +209,7 @@ def test_import_stores_what_the_services_store(
     assert deemed["case"]["last_hash"] == deemed["events"][-1]["hash"]
     withdrawn_la = stored(engine, "IM-7")
     assert withdrawn_la["case"]["state"] == "withdrawn"
-    assert withdrawn_la["case"]["closed_on"] == date(2024, 8, 19)
+    assert withdrawn_la["case"]["closed_on"] == date(2024, 8, 20)
     assert stored(engine, "IM-4")["case"]["state"] == "received"
 
 

@@ -208,11 +208,11 @@ def test_reconsideration_lifecycle_persisted(bureau: Bureau) -> None:
         "running", "2024-11-01", "2024-12-31", 0, 0)
 
     # resume Mon 11-11: 10 days paused; the 42 days left count from 11-11 -> 12-23 (Mon);
-    # suspension_limit met
+    # suspension_limit, a notice owed by nobody, ends before its day: cancelled
     case = walk.step("resume", "2024-11-11")
     assert case.case.state == "under_review"
     assert clocks_of(case)[("decision", 1)] == ("running", "2024-10-14", "2024-12-23", 10, 0)
-    assert clocks_of(case)[("suspension_limit", 1)][0] == "met"
+    assert clocks_of(case)[("suspension_limit", 1)][0] == "cancelled"
 
     # extend by 30 days on 12-02 (art. 62): raw end 12-23 + 30 = 2025-01-22 (Wed, working)
     case = walk.step("extend", "2024-12-02", attrs={"days": "30"})
@@ -230,9 +230,9 @@ def test_reconsideration_lifecycle_persisted(bureau: Bureau) -> None:
     assert case.case.closed_on == d("2025-01-10")
     assert case.case.admitted_on == d("2024-10-14")
     assert case.case.version == 12
-    assert all(c.status.value == "met" for c in case.case.cycles)
+    assert all(c.status.value == "met" for c in case.case.cycles if c.clock != "suspension_limit")
     assert clocks_of(case)[("decision", 1)] == ("met", "2024-10-14", "2025-01-22", 10, 30)
-    assert services.triggers_now(bureau, walk.ref) == []
+    assert services.triggers_now(bureau, walk.ref, NOW) == []
     rows = services.timeline(bureau, walk.ref)
     assert [r["seq"] for r in rows] == list(range(1, 13))
     assert [r["trigger"] for r in rows] == [
@@ -313,10 +313,11 @@ def test_legal_aid_application_lifecycle_persisted(bureau: Bureau) -> None:
     assert clocks_of(case)[("closing_report", 1)] == (
         "running", "2024-12-20", "2025-01-20", 0, 0)
 
+    case = walk.step("receive_closing_materials", "2025-01-13")
     case = walk.step("close", "2025-01-15")
     assert case.case.state == "closed"
     assert case.case.closed_on == d("2025-01-15")
-    assert case.case.version == 8
+    assert case.case.version == 9
     assert {k: v[0] for k, v in clocks_of(case).items()} == {
         ("review", 1): "met", ("materials", 1): "met", ("assignment", 1): "met",
         ("engagement", 1): "met", ("closing_report", 1): "met",
@@ -488,7 +489,7 @@ def test_not_found_and_unknown_type(bureau: Bureau) -> None:
         lambda: services.advance(bureau, "RC-2024-9999", "accept", on=d("2024-10-08"),
                                  by="clerk-a", now=NOW),
         lambda: services.timeline(bureau, "RC-2024-9999"),
-        lambda: services.triggers_now(bureau, "RC-2024-9999"),
+        lambda: services.triggers_now(bureau, "RC-2024-9999", NOW),
         lambda: services.verify(bureau, "RC-2024-9999"),
     ):
         with pytest.raises(CaseNotFound):

@@ -54,8 +54,7 @@ def at(day: date | str, hh: int = 9, mm: int = 0, ss: int = 0) -> datetime:
 
 
 def is_lapse_clock(case_type: str, clock: str) -> bool:
-    spec = CASE_TYPES[case_type].clock_map[clock]
-    return spec.lapse != "escalate"
+    return CASE_TYPES[case_type].clock_map[clock].lapses_by_trigger
 
 
 # -- reading the store back -----------------------------------------------------------------
@@ -189,8 +188,12 @@ LAPSES = {
 
 
 @pytest.mark.parametrize("name", list(LAPSES))
-def test_lapse_takes_effect_on_the_last_day(bureau: Bureau, name: str) -> None:
+def test_lapse_takes_effect_on_its_legal_date(bureau: Bureau, name: str) -> None:
+    """视为受理 on the last day of the review (art. 30); 视为放弃 and 视为撤回 on the day after
+    the last day (art. 31; 法律援助法 art. 43): the applicant has the whole last day. Either way
+    a sweep at 23:59:59 of the last day applies nothing, one at 00:00 the next day does."""
     spec = LAPSES[name]
+    effective = d(spec.due_on) + timedelta(days=name != "deem_accepted")
     received = d("2024-09-27")
     opened_at = at(received, 10)
     ref = services.open_case(bureau, spec.case_type, on=received, attrs=spec.opening,
@@ -213,12 +216,12 @@ def test_lapse_takes_effect_on_the_last_day(bureau: Bureau, name: str) -> None:
     assert before.state == state_before
     assert next(c for c in before.cycles if c.clock == spec.clock).status.value == "running"
 
-    # the next instant (00:00:00 of the day after): the law's effect, dated the last day
+    # the next instant (00:00:00 of the day after): the law's effect, on its legal date
     midnight = at(due + timedelta(days=1), 0, 0, 0)
     report = sweep(bureau, midnight)
     assert report.failures == []
     assert report.lapsed == [{"ref": ref, "clock": spec.clock, "effect": spec.effect,
-                              "effective_on": spec.due_on}]
+                              "effective_on": effective.isoformat()}]
     assert report.escalations == []  # the warning was recorded already; a lapse is no rung
     assert report.alerts_queued == 0
     as_json = report.to_json()
@@ -229,9 +232,9 @@ def test_lapse_takes_effect_on_the_last_day(bureau: Bureau, name: str) -> None:
     assert stored.state == spec.dest
     last = services.timeline(bureau, ref)[-1]
     assert (last["trigger"], last["on"], last["actor"], last["by"], last["to_state"]) == (
-        spec.effect, due, "system", "system", spec.dest)
+        spec.effect, effective, "system", "system", spec.dest)
     lapsed = next(c for c in stored.cycles if c.clock == spec.clock)
-    assert (lapsed.status.value, lapsed.stopped_on) == ("missed", due)
+    assert (lapsed.status.value, lapsed.stopped_on) == ("missed", effective)
     cycles = {c.clock: c for c in stored.cycles}
     if name == "deem_accepted":
         # 视为受理 (art. 30): the case is under review from 10-10, however late the sweep ran.
@@ -246,7 +249,7 @@ def test_lapse_takes_effect_on_the_last_day(bureau: Bureau, name: str) -> None:
         assert (copy.status.value, copy.started_on, copy.due_on) == (
             "running", due, d("2024-10-18"))
     else:
-        assert stored.closed_on == due
+        assert stored.closed_on == effective
         assert not [c for c in stored.cycles if c.status.value in ("running", "paused")]
         if name == "deem_withdrawn":
             # the review clock, paused while materials were awaited, did not matter any more
@@ -285,13 +288,16 @@ HISTORY: tuple[Act, ...] = (
     _open("2024-09-10", "RC-1", "reconsideration"),  # review due 09-18: lapses before the window
     _open("2024-09-18", "RC-2", "reconsideration"),  # review due 09-25: lapses in the window
     _open("2024-09-02", "RC-3", "reconsideration"),
-    Act("2024-09-12", "RC-3", "accept", {"procedure": "simplified"}),  # late: due 09-09
-    Act("2024-09-19", "RC-3", "send_copy"),  # late: 3 working days from 09-12 -> 09-18
+    # accepted on the review's last day, simplified: copy due 3 working days later, 09-12
+    Act("2024-09-09", "RC-3", "accept", {"procedure": "simplified"}),
+    Act("2024-09-19", "RC-3", "send_copy"),  # late
     _open("2024-09-05", "RC-4", "reconsideration"),
     Act("2024-09-06", "RC-4", "request_supplement"),  # deem_abandoned in the window
     _open("2024-08-20", "RC-5", "reconsideration"),
     Act("2024-08-22", "RC-5", "request_supplement"),
-    Act("2024-09-12", "RC-5", "receive_supplement"),  # late; review again, due 09-20
+    # arrived after the last day (09-05) but posted on it: in time (民事诉讼法 art. 85);
+    # review again from 09-12, due 09-20
+    Act("2024-09-12", "RC-5", "receive_supplement", {"posted_on": "2024-09-05"}),
     _open("2024-08-01", "RC-6", "reconsideration"),
     Act("2024-08-05", "RC-6", "accept"),
     Act("2024-08-09", "RC-6", "send_copy"),
@@ -409,16 +415,17 @@ def test_one_late_sweep_catches_up_with_daily_sweeps(bureau: Bureau) -> None:
     assert final_state(engine) == daily
     assert escalation_keys(engine) == daily_rungs
 
-    # the lapses, each dated the last day of its period however late the sweep ran
+    # the lapses, each dated as the law says however late the sweep ran: 视为受理 on the last
+    # day of the review, 视为放弃 and 视为撤回 on the day after the applicant's last day
     assert daily_lapses == {
         ("RC-1", "deem_accepted", d("2024-09-18")),  # 09-11..09-13, 09-14 (Sat, worked), 09-18
         ("RC-2", "deem_accepted", d("2024-09-25")),  # 09-19, 09-20, 09-23, 09-24, 09-25
         # supplement from Fri 09-06: 09-09..09-13, 09-14 (Sat, worked), 09-18..09-20, 09-23
-        ("RC-4", "deem_abandoned", d("2024-09-23")),
+        ("RC-4", "deem_abandoned", d("2024-09-24")),
         ("RC-5", "deem_accepted", d("2024-09-20")),  # 09-13, 09-14, 09-18, 09-19, 09-20
         ("RC-8", "deem_accepted", d("2024-10-14")),  # 10-09..10-11, 10-12 (Sat, worked), 10-14
-        ("LA-2", "deem_withdrawn", d("2024-09-27")),  # 09-12 + 15 calendar days
-        ("LA-5", "deem_withdrawn", d("2024-11-19")),  # 11-04 + 15 calendar days
+        ("LA-2", "deem_withdrawn", d("2024-09-28")),  # 09-12 + 15 calendar days = 09-27
+        ("LA-5", "deem_withdrawn", d("2024-11-20")),  # 11-04 + 15 calendar days = 11-19
     }
     assert {e["ref"] for e in late.lapsed} == {ref for ref, _, _ in daily_lapses}
 
@@ -451,6 +458,15 @@ def test_one_late_sweep_catches_up_with_daily_sweeps(bureau: Bureau) -> None:
     for rung, reached in (("due_soon", "2024-09-29"), ("overdue", "2024-10-01"),
                           ("overdue_serious", "2024-10-12")):
         assert ("RC-9", "copy_to_respondent", 1, rung, d(reached)) in keys
+    # RC-6 suspended 08-20 on ground 1: 中止满六十日 is a notice, 08-20 + 60 = 10-19 (Sat) ->
+    # 10-21; the ground for termination arises on 10-22, alerting clerk and supervisor; it is
+    # never overdue
+    assert [k[3:] for k in keys if k[:2] == ("RC-6", "suspension_limit")] == [
+        ("arisen", d("2024-10-22"))]
+    assert Counter(a["recipient"] for a in alert_rows(engine)
+                   if a["payload"]["ref"] == "RC-6"
+                   and a["payload"]["clock"] == "suspension_limit") == {"clerk": 1,
+                                                                        "supervisor": 1}
     # RC-10: decision 60 + 30 calendar days from 07-03 -> 10-01, a holiday -> due 10-08
     assert ("RC-10", "decision", 1, "overdue", d("2024-10-09")) in keys
     # RC-2 deemed accepted 09-25: decision 60 days -> 11-24 (Sun) -> 11-25; warned from 11-18

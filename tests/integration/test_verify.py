@@ -15,6 +15,8 @@ import sqlalchemy as sa
 
 from flows import services
 from flows.context import Bureau
+from models import repository
+from models.chain import link
 from models.errors import CaseNotFound
 from models.tables import cases, events
 
@@ -150,3 +152,20 @@ def test_rewritten_chain_head_is_found(bureau: Bureau) -> None:
     assert checks[refs[2]].broken_at == 3
     assert "head" in checks[refs[2]].problem
     assert checks[refs[0]].ok and checks[refs[1]].ok
+
+
+def test_a_forged_event_whose_own_hash_was_recomputed_breaks_the_next_link(
+    bureau: Bureau,
+) -> None:
+    """Someone who knows the hashing rewrites event 3's legal date and stores the hash that
+    matches its new content: event 3 now verifies on its own, but event 4 was chained to the
+    old hash of event 3, so the chain breaks there."""
+    refs = build(bureau)
+    with bureau.engine.connect() as connection:
+        rows = repository.event_rows(connection, case_id(bureau, refs[1]))
+    forged = {**rows[2], "on": date(2024, 10, 10)}
+    own_hash = link(str(rows[1]["hash"]), repository.event_hash_fields(forged))
+    edit_event(bureau, refs[1], 3, on=date(2024, 10, 10), hash=own_hash)
+    (check,) = services.verify(bureau, refs[1])
+    assert check.broken_at == 4
+    assert "event 4" in check.problem

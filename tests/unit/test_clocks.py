@@ -471,3 +471,31 @@ def test_ending_a_cycle_changes_only_its_status_and_stop_date() -> None:
     assert ended == cycle._replace(status=CycleStatus.MET, stopped_on=D(2024, 10, 9))
     assert clocks.close(cycle, D(2025, 3, 1)) == cycle._replace(
         status=CycleStatus.MISSED, stopped_on=D(2025, 3, 1))
+
+
+def test_two_pauses_in_one_calendar_cycle_each_count_from_their_own_resumption() -> None:
+    # 审理期限 of 60 calendar days from Mon 2025-03-03: raw end 05-02.
+    # Paused 03-13 (10 days used), resumed 03-20 (7 days paused), paused again 03-30: the
+    # second stretch counts from the resumption, 03-20 -> 03-30, 10 days (not 27 from the
+    # start), so 20 used; resumed 04-09 (10 more paused, 17 in all): 40 left from 04-09 ->
+    # Mon 05-19, which is also 05-02 + 17.
+    cycle = begin(60, Unit.CALENDAR, D(2025, 3, 3))
+    cycle = clocks.pause(cycle, D(2025, 3, 13), CAL)
+    cycle = clocks.resume(cycle, D(2025, 3, 20), CAL)
+    cycle = clocks.pause(cycle, D(2025, 3, 30), CAL)
+    assert cycle.used == 20
+    cycle = clocks.resume(cycle, D(2025, 4, 9), CAL)
+    assert (cycle.paused_days, cycle.due_on) == (17, D(2025, 5, 19))
+
+
+def test_two_pauses_in_one_working_day_cycle_keep_the_working_days_left() -> None:
+    # 10 working days from Mon 2025-03-03. Paused Wed 03-05 after 2 (03-04, 03-05); resumed
+    # Mon 03-10; paused Wed 03-12 after 2 more (03-11, 03-12), 4 used; resumed Mon 03-17: the 6
+    # left are 03-18, 19, 20, 21, 24, 25 -> due Tue 03-25.
+    cycle = begin(10, Unit.WORKING, D(2025, 3, 3))
+    cycle = clocks.pause(cycle, D(2025, 3, 5), CAL)
+    cycle = clocks.resume(cycle, D(2025, 3, 10), CAL)
+    cycle = clocks.pause(cycle, D(2025, 3, 12), CAL)
+    assert cycle.used == 4
+    cycle = clocks.resume(cycle, D(2025, 3, 17), CAL)
+    assert cycle.due_on == D(2025, 3, 25)

@@ -13,7 +13,7 @@ import pytest
 from states.calendar import Unit
 from states.casetype import Actor, CaseType
 from states.casetypes import CASE_TYPES
-from states.clocks import ESCALATE
+from states.clocks import ESCALATE, NOTICE
 from states.machine import OPEN, mermaid
 
 W, K = Unit.WORKING, Unit.CALENDAR
@@ -37,13 +37,15 @@ INITIAL = {
 ACTORS = {
     "reconsideration": {
         "request_supplement": C, "receive_supplement": C, "extend_supplement": C,
-        "deem_abandoned": Y, "accept": C, "deem_accepted": Y, "reject": C, "send_copy": C,
+        "deem_abandoned": Y, "reinstate": S, "accept": C, "deem_accepted": Y, "reject": C,
+        "send_copy": C,
         "receive_reply": C, "schedule_hearing": C, "convert_to_ordinary": S, "extend": S,
         "suspend": C, "resume": C, "mediate": C, "withdraw": C, "terminate": C, "dismiss": C,
         "decide": C,
     },
     "legal_aid": {
-        "request_materials": C, "receive_materials": C, "deem_withdrawn": Y, "approve": C,
+        "request_materials": C, "receive_materials": C, "deem_withdrawn": Y, "reinstate": S,
+        "approve": C, "receive_closing_materials": C,
         "approve_provisionally": C, "deny": C, "assign": C, "decline_assignment": C,
         "engage": C, "replace_lawyer": C, "conclude": C, "close": C, "terminate": C,
         "withdraw": C, "file_objection": C, "uphold": S, "order_correction": S,
@@ -56,36 +58,38 @@ ACTORS = {
 INTERNAL = {
     "reconsideration": {"extend_supplement", "send_copy", "receive_reply", "schedule_hearing",
                         "convert_to_ordinary", "extend"},
-    "legal_aid": {"file_objection", "uphold"},
+    "legal_aid": {"file_objection", "uphold", "receive_closing_materials"},
     "complaint": {"extend"},
 }
 
 # clock -> (days, unit, starts, stops, pauses in, lapse); "*" in stops: any terminal state
 CLOCKS = {
     "reconsideration": {
-        "acceptance_review": (5, W, {"open", "receive_supplement"},
+        "acceptance_review": (5, W, {"open", "receive_supplement", "reinstate"},
                               {"accept", "reject", "request_supplement", "withdraw"}, set(),
                               "deem_accepted"),
-        "supplement": (10, W, {"request_supplement"}, {"receive_supplement", "withdraw"}, set(),
-                       "deem_abandoned"),
+        "supplement": (10, W, {"request_supplement", "reinstate"},
+                       {"receive_supplement", "withdraw"}, set(), "deem_abandoned"),
         "copy_to_respondent": (7, W, {"accept", "deem_accepted"}, {"send_copy"}, set(), ESCALATE),
         "respondent_reply": (10, W, {"send_copy"}, {"receive_reply"}, set(), ESCALATE),
         "decision": (60, K, {"accept", "deem_accepted"}, {"*"}, {"suspended"}, ESCALATE),
-        "suspension_limit": (60, K, {"suspend"}, {"resume", "terminate", "withdraw"}, set(),
-                             ESCALATE),
+        "suspension_limit": (60, K, {"suspend"}, {"resume", "terminate", "withdraw", "mediate"},
+                             set(), NOTICE),
     },
     "legal_aid": {
-        "review": (7, K, {"open"}, {"approve", "approve_provisionally", "deny", "withdraw"},
+        "review": (7, K, {"open", "reinstate"},
+                   {"approve", "approve_provisionally", "deny", "withdraw"},
                    {"awaiting_materials"}, ESCALATE),
         # beyond the design's table: provisional aid (art. 44) ends the wait for materials
-        "materials": (15, K, {"request_materials"},
+        "materials": (15, K, {"request_materials", "reinstate"},
                       {"receive_materials", "withdraw", "approve_provisionally"}, set(),
                       "deem_withdrawn"),
         "assignment": (3, K, {"approve", "approve_provisionally", "open", "decline_assignment",
                               "replace_lawyer", "order_correction"}, {"assign"}, set(), ESCALATE),
         # beyond the design's table: a declined assignment answers the lawyer's clock
         "engagement": (5, K, {"assign"}, {"engage", "decline_assignment"}, set(), ESCALATE),
-        "closing_report": (30, K, {"conclude"}, {"close"}, set(), ESCALATE),
+        "closing_report": (30, K, {"conclude"}, {"receive_closing_materials", "close"}, set(),
+                           ESCALATE),
         "objection_review": (5, K, {"file_objection"}, {"uphold", "order_correction"}, set(),
                              ESCALATE),
     },
@@ -97,7 +101,7 @@ CLOCKS = {
         "handling": (60, K, {"accept"}, {"reply", "transfer", "withdraw"}, set(), ESCALATE),
     },
 }
-# lengths by procedure (行政复议法 art. 54, 61)
+# lengths by procedure (行政复议法 arts. 54, 62(2))
 SIMPLIFIED = {"copy_to_respondent": 3, "respondent_reply": 5, "decision": 30}
 
 # the transitions as Mermaid lines, from DESIGN.md §5 (internal triggers loop on their state)
@@ -107,6 +111,8 @@ MERMAID = {
         awaiting_supplement --> received: receive_supplement
         awaiting_supplement --> awaiting_supplement: extend_supplement
         awaiting_supplement --> abandoned: deem_abandoned
+        abandoned --> received: reinstate
+        abandoned --> awaiting_supplement: reinstate
         received --> under_review: accept
         received --> under_review: deem_accepted
         received --> rejected: reject
@@ -119,6 +125,7 @@ MERMAID = {
         under_review --> suspended: suspend
         suspended --> under_review: resume
         under_review --> mediated: mediate
+        suspended --> mediated: mediate
         received --> withdrawn: withdraw
         awaiting_supplement --> withdrawn: withdraw
         under_review --> withdrawn: withdraw
@@ -132,6 +139,8 @@ MERMAID = {
         applied --> awaiting_materials: request_materials
         awaiting_materials --> applied: receive_materials
         awaiting_materials --> withdrawn: deem_withdrawn
+        withdrawn --> applied: reinstate
+        withdrawn --> awaiting_materials: reinstate
         applied --> approved: approve
         applied --> approved: approve_provisionally
         awaiting_materials --> approved: approve_provisionally
@@ -141,6 +150,7 @@ MERMAID = {
         assigned --> in_service: engage
         in_service --> approved: replace_lawyer
         in_service --> concluded: conclude
+        concluded --> concluded: receive_closing_materials
         concluded --> closed: close
         approved --> terminated: terminate
         assigned --> terminated: terminate
@@ -160,6 +170,7 @@ MERMAID = {
         awaiting_supplement --> received: receive_supplement
         received --> investigating: accept
         received --> not_accepted: decline
+        awaiting_supplement --> not_accepted: decline
         received --> transferred: transfer
         investigating --> transferred: transfer
         investigating --> investigating: extend
@@ -266,7 +277,7 @@ def test_clock_triggers_and_states_exist(name: str) -> None:
             assert when.trigger in triggers, (clock.name, when.trigger)
             assert when.source <= states, (clock.name, when.source)
         assert clock.pauses_in <= states - case_type.closed_states, clock.name
-        if clock.lapse != ESCALATE:
+        if clock.lapses_by_trigger:
             # a lapse effect is a trigger only the system fires
             assert {s.actor for s in case_type.triggers[clock.lapse]} == {Actor.SYSTEM}
     for spec in case_type.transitions:
@@ -285,10 +296,14 @@ def test_transition_states_exist(name: str) -> None:
     for spec in case_type.transitions:
         assert set(spec.source) <= states, spec.trigger
         assert spec.dest is None or spec.dest in states, spec.trigger
-    # one trigger never has two declarations from the same state
+    # one trigger has two declarations from the same state only where the event's own
+    # attributes choose between them (reinstate: posted in time, or a good reason)
     for trigger, specs in case_type.triggers.items():
-        sources = [s for spec in specs for s in spec.source]
+        sources = [(s, tuple(sorted((k, tuple(sorted(v))) for k, v in spec.when.items())))
+                   for spec in specs for s in spec.source]
         assert len(sources) == len(set(sources)), trigger
+        for spec in specs:
+            assert not spec.when or all(s.when for s in specs), trigger
 
 
 def _reachable(case_type: CaseType) -> set[str]:

@@ -107,41 +107,45 @@ def test_from_midnight_after_its_due_date_acceptance_is_deemed_on_the_due_date(n
     ]
 
 
-# Each lapse effect, swept 20 days after the first instant it was due:
-# - acceptance_review: received 09-27 -> due 10-10 (above);
+# Each lapse effect, swept 20 days after the first instant it was due, dated as the law says:
+# 视为受理 on the last day (art. 30), 视为放弃 and 视为撤回 the day after it (art. 31; 法律援助法
+# art. 43: the applicant has the whole last day).
+# - acceptance_review: received 09-27 -> due 10-10 (above), effective 10-10;
 # - supplement (补正, 10 working days) requested Fri 09-27: 09-29, 09-30, 10-08, 10-09, 10-10,
-#   10-11, 10-12 (Sat, worked), 10-14, 10-15, 10-16 -> due Wed 10-16;
+#   10-11, 10-12 (Sat, worked), 10-14, 10-15, 10-16 -> due Wed 10-16, effective Thu 10-17;
 # - materials (补充材料, 15 calendar days) requested Fri 09-20: 09-20 + 15 = Sat 10-05, a holiday,
-#   rolled forward past 10-06 and 10-07 -> due Tue 10-08.
+#   rolled forward past 10-06 and 10-07 -> due Tue 10-08, effective Wed 10-09.
 @pytest.mark.parametrize(
-    ("case_type", "name", "started", "trigger", "due"),
+    ("case_type", "name", "started", "trigger", "due", "effective"),
     [
-        (RC, "acceptance_review", D(2024, 9, 27), "deem_accepted", D(2024, 10, 10)),
-        (RC, "supplement", D(2024, 9, 27), "deem_abandoned", D(2024, 10, 16)),
-        (LA, "materials", D(2024, 9, 20), "deem_withdrawn", D(2024, 10, 8)),
+        (RC, "acceptance_review", D(2024, 9, 27), "deem_accepted", D(2024, 10, 10),
+         D(2024, 10, 10)),
+        (RC, "supplement", D(2024, 9, 27), "deem_abandoned", D(2024, 10, 16), D(2024, 10, 17)),
+        (LA, "materials", D(2024, 9, 20), "deem_withdrawn", D(2024, 10, 8), D(2024, 10, 9)),
     ],
 )
-def test_every_lapse_effect_takes_legal_effect_on_the_last_day_however_late_the_sweep(
-    case_type: CaseType, name: str, started: date, trigger: str, due: date
+def test_every_lapse_effect_takes_legal_effect_on_its_legal_date_however_late_the_sweep(
+    case_type: CaseType, name: str, started: date, trigger: str, due: date, effective: date
 ) -> None:
     item = clock(case_type, name, started)
     assert item.cycle.due_on == due
     late = datetime.combine(due + timedelta(days=21), time(), tzinfo=SHANGHAI)
     decisions = evaluate([item], late, CAL)
     lapses = [d for d in decisions if isinstance(d, Lapse)]
-    assert [(d.trigger, d.effective_on) for d in lapses] == [(trigger, due)]
+    assert [(d.trigger, d.effective_on) for d in lapses] == [(trigger, effective)]
     # A lapsing clock does not go overdue; the warning a late sweep skipped is recorded, not sent.
     rungs = [d for d in decisions if isinstance(d, Escalation)]
     assert [(d.rung, d.alert, d.caught_up) for d in rungs] == [(DUE_SOON, False, True)]
 
 
 def test_materials_due_after_a_holiday_lapse_only_after_the_rolled_forward_day() -> None:
-    # Raw end Sat 10-05 is a holiday; the applicant has until the end of Tue 10-08.
+    # Raw end Sat 10-05 is a holiday; the applicant has until the end of Tue 10-08, so the
+    # withdrawal is deemed on Wed 10-09 (the day after the last day), by a sweep that day.
     item = clock(LA, "materials", D(2024, 9, 20), recorded=[DUE_SOON])
     assert evaluate([item], at("2024-10-05T12:00:00+08:00"), CAL) == []
     assert evaluate([item], at("2024-10-08T23:59:59+08:00"), CAL) == []
     assert seen(evaluate([item], at("2024-10-09T00:00:00+08:00"), CAL)) == [
-        ("lapse", "deem_withdrawn", D(2024, 10, 8))
+        ("lapse", "deem_withdrawn", D(2024, 10, 9))
     ]
 
 
@@ -307,7 +311,8 @@ def test_recipients_widen_with_each_rung() -> None:
     assert recipients(DUE_SOON) == ("clerk",)
     assert recipients(OVERDUE) == ("clerk", "supervisor")
     assert recipients(SERIOUS) == ("clerk", "supervisor", "leader")
-    assert [r.level for r in Rung] == [0, 1, 2]
+    assert recipients(Rung.ARISEN) == ("clerk", "supervisor")
+    assert [r.level for r in Rung] == [0, 1, 2, 3]
 
 
 def test_a_lapse_applied_through_the_machine_starts_clocks_that_a_second_pass_escalates() -> None:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from states import clocks
 from states.calendar import SHANGHAI, Unit, default_calendar
 from states.casetypes import CASE_TYPES
-from states.clocks import ESCALATE, ClockSpec, CycleStatus, Owner, on
+from states.clocks import ESCALATE, ClockSpec, CycleStatus, Effective, Owner, on
 from states.escalation import (
     ClockOnCase,
     Decision,
@@ -128,15 +128,18 @@ def test_alerts_over_a_run_of_sweeps_climb_and_each_sweep_sends_at_most_one(
 
 @FAST
 @given(spec=specs, started=starts, minutes=offsets)
-def test_a_lapse_always_takes_effect_on_the_due_date_and_only_once_past_it(
+def test_a_lapse_always_takes_effect_on_its_legal_date_and_only_once_past_the_last_day(
     spec: ClockSpec, started: date, minutes: int
 ) -> None:
     fresh = item(spec, started)
     now = instant(started, minutes)
     lapses = [d for d in evaluate([fresh], now, CAL) if isinstance(d, Lapse)]
     past_due = now.date() > fresh.cycle.due_on
-    assert len(lapses) == (1 if past_due and spec.lapse != ESCALATE else 0)
-    assert all(d.effective_on == fresh.cycle.due_on and d.trigger == spec.lapse for d in lapses)
+    assert len(lapses) == (1 if past_due and spec.lapses_by_trigger else 0)
+    # the last day itself (视为受理) or the day after it (视为放弃, 视为撤回), never later
+    legal = fresh.cycle.due_on + timedelta(days=spec.effective is Effective.DAY_AFTER)
+    assert all(d.effective_on == legal <= now.date() and d.trigger == spec.lapse
+               for d in lapses)
 
 
 @FAST
@@ -195,6 +198,9 @@ def test_the_warning_opens_on_the_first_day_the_time_left_is_within_the_window(
 ) -> None:
     # any due date, a rest day included; the cycle started long before, so nothing clamps
     cycle = clocks.start(spec, 1, due - timedelta(days=150), {}, CAL)._replace(due_on=due)
+    if spec.notice:  # owed by nobody: no warning, only the day it arises
+        assert set(rung_dates(spec, cycle, CAL)) == {Rung.ARISEN}
+        return
     opens = rung_dates(spec, cycle, CAL)[Rung.DUE_SOON]
     days, unit = spec.warning_window()
     assert CAL.days_between(opens, due, unit) <= days

@@ -143,7 +143,8 @@ def test_reconsideration_full_walk() -> None:
     decision = cycle(case, "decision")
     assert (decision.status, decision.paused_days) == (RUNNING, 36)
     assert (decision.raw_end, decision.due_on) == (d("2025-01-20"), d("2025-01-20"))
-    assert clock_view(case)[("suspension_limit", 1)] == ("2025-02-05", MET)
+    # a notice owed by nobody: resumed before its day came, it is cancelled, never missed
+    assert clock_view(case)[("suspension_limit", 1)] == ("2025-02-05", CANCELLED)
 
     # 延长 (art. 62) by 15 days: raw 01-20 + 15 = 02-04, a Spring Festival day -> Wed 02-05
     case = go(RC, case, "extend", "2025-01-08", {"days": 15}, by="科长")
@@ -285,19 +286,27 @@ def test_reconsideration_supplement_lapse_and_extension() -> None:
     # supplement due 10-18 (see the full walk) + 5 working days: 21, 22, 23, 24, 25
     extended = go(RC, case, "extend_supplement", "2024-10-08", {"days": 5}, reason="在外地")
     assert cycle(extended, "supplement").due_on == d("2024-10-25")
-    abandoned = fire(RC, case, "deem_abandoned", d("2024-10-18"), by_system=True, calendar=CAL)
+    # 视为放弃 takes effect the day after the last day (the applicant has the whole of 10-18)
+    with pytest.raises(ClockRuleViolation, match="2024-10-19"):
+        fire(RC, case, "deem_abandoned", d("2024-10-18"), by_system=True, calendar=CAL)
+    abandoned = fire(RC, case, "deem_abandoned", d("2024-10-19"), by_system=True, calendar=CAL)
     assert abandoned.case.state == "abandoned"
-    assert abandoned.case.closed_on == d("2024-10-18")
+    assert abandoned.case.closed_on == d("2024-10-19")
     assert cycle(abandoned.case, "supplement").status is MISSED
+    assert cycle(abandoned.case, "supplement").stopped_on == d("2024-10-19")
 
 
-def test_reconsideration_suspension_limit_lapses_into_missed_on_terminate() -> None:
+def test_reconsideration_terminated_on_ground_5_once_the_suspension_has_lasted_60_days() -> None:
     case = go(RC, rc_accepted(), "suspend", "2024-10-08", {"ground": 2})
-    # 10-08 + 60 = 12-07 (Sat) -> Mon 12-09
+    # 10-08 + 60 = 12-07 (Sat) -> Mon 12-09: the ground of art. 41(5) arises after that day
     assert cycle(case, "suspension_limit").due_on == d("2024-12-09")
+    with pytest.raises(RuleViolation, match="60 days"):
+        go(RC, case, "terminate", "2024-12-09", {"ground": 5})
+    assert go(RC, case, "terminate", "2024-12-09", {"ground": 1}).state == "terminated"
     case = go(RC, case, "terminate", "2024-12-10", {"ground": 5})
     assert case.state == "terminated"
-    assert cycle(case, "suspension_limit").status is MISSED
+    # a notice owed by nobody is never missed: its ground arose, so it ends met
+    assert cycle(case, "suspension_limit").status is MET
     # decision was paused on 10-08 with 52 days left: not past due, it ends met
     assert cycle(case, "decision").status is MET
 
@@ -348,8 +357,15 @@ def test_legal_aid_application_channel() -> None:
     # closing_report: 12-20 + 30 = 2025-01-19 (Sun) -> Mon 01-20
     assert clock_view(case)[("closing_report", 1)] == ("2025-01-20", RUNNING)
 
-    case = go(LA, case, "close", "2025-01-10")
-    assert case.state == "closed" and case.closed_on == d("2025-01-10")
+    # archiving waits for the lawyer's closing materials, which stop the lawyer's clock
+    with pytest.raises(RuleViolation, match="closing materials"):
+        go(LA, case, "close", "2025-01-10")
+    case = go(LA, case, "receive_closing_materials", "2025-01-10")
+    assert case.state == "concluded"
+    assert clock_view(case)[("closing_report", 1)] == ("2025-01-20", MET)
+    # archived weeks after the last day: the lawyer was in time all the same
+    case = go(LA, case, "close", "2025-02-28")
+    assert case.state == "closed" and case.closed_on == d("2025-02-28")
     assert clock_view(case)[("closing_report", 1)] == ("2025-01-20", MET)
     assert not any(c.live for c in case.cycles)
 
@@ -408,10 +424,11 @@ def test_legal_aid_deemed_withdrawn_when_materials_lapse() -> None:
     assert cycle(case, "materials").due_on == d("2025-03-20")
     with pytest.raises(ActorNotAllowed):
         go(LA, case, "deem_withdrawn", "2025-03-20")
-    with pytest.raises(ClockRuleViolation, match="2025-03-20"):
-        fire(LA, case, "deem_withdrawn", d("2025-03-19"), by_system=True, calendar=CAL)
-    case = fire(LA, case, "deem_withdrawn", d("2025-03-20"), by_system=True, calendar=CAL).case
-    assert case.state == "withdrawn" and case.closed_on == d("2025-03-20")
+    # 视为撤回 takes effect the day after the last day, Fri 03-21
+    with pytest.raises(ClockRuleViolation, match="2025-03-21"):
+        fire(LA, case, "deem_withdrawn", d("2025-03-20"), by_system=True, calendar=CAL)
+    case = fire(LA, case, "deem_withdrawn", d("2025-03-21"), by_system=True, calendar=CAL).case
+    assert case.state == "withdrawn" and case.closed_on == d("2025-03-21")
     assert cycle(case, "materials").status is MISSED
     # review was paused on 03-05 with 5 days left: not lapsed, so cancelled
     assert cycle(case, "review").status is CANCELLED

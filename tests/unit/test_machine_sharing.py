@@ -46,7 +46,8 @@ WALKS: list[tuple[str, dict[str, object], Walk]] = [
         ("request_materials", {}, False), ("receive_materials", {}, False),
         ("approve", {}, False), ("assign", {"lawyer": "L7"}, False),
         ("decline_assignment", {}, False), ("assign", {"lawyer": "L8"}, False),
-        ("engage", {}, False), ("conclude", {"outcome": "done"}, False), ("close", {}, False)]),
+        ("engage", {}, False), ("conclude", {"outcome": "done"}, False),
+        ("receive_closing_materials", {}, False), ("close", {}, False)]),
     ("legal_aid", {"channel": "notification"}, [
         ("assign", {"lawyer": "L1"}, False), ("engage", {}, False),
         ("terminate", {"ground": 4}, False), ("file_objection", {}, False),

@@ -11,6 +11,7 @@ import pytest
 from states.calendar import Unit, default_calendar
 from states.casetype import CaseType
 from states.casetypes import CASE_TYPES, case_type
+from states.clocks import ClockSpec
 from states.errors import InvalidPolicy
 from states.machine import open_case
 from states.policy import apply_policy, parse_policy
@@ -22,15 +23,15 @@ LEGAL_AID_CLOCKS = [
 ]
 
 OVERRIDES = """
-[clocks.legal_aid.review]
+[clocks.legal_aid.materials]
 days = 10
 unit = "working"
 warning_days = 2
 warning_unit = "working"
 
-[clocks.reconsideration.copy_to_respondent.lengths.procedure]
-simplified = 4
-ordinary = 6
+[clocks.complaint.handling.lengths.subject_kind]
+firm = 90
+lawyer = 45
 
 [clocks.reconsideration.decision]
 warning_days = 10
@@ -55,16 +56,16 @@ def refusal(text: str, origin: str = "policy") -> InvalidPolicy:
 
 def test_overrides_give_new_declarations() -> None:
     types = apply(OVERRIDES)
-    review = types["legal_aid"].clock_map["review"]
-    assert (review.days, review.unit) == (10, Unit.WORKING)
-    assert review.warning_window() == (2, Unit.WORKING)
-    assert review.basis == "法律援助法 第四十三条"  # what was not overridden is kept
-    assert review.pauses_in == frozenset({"awaiting_materials"})
+    materials = types["legal_aid"].clock_map["materials"]
+    assert (materials.days, materials.unit) == (10, Unit.WORKING)
+    assert materials.warning_window() == (2, Unit.WORKING)
+    assert materials.basis == "法律援助法 第四十三条第二款（期限为本局规定）"  # the rest is kept
+    assert materials.lapse == "deem_withdrawn"
 
-    copy = types["reconsideration"].clock_map["copy_to_respondent"]
-    assert copy.days == 7
-    assert copy.length({"procedure": "simplified"}) == 4
-    assert copy.length({"procedure": "ordinary"}) == 6
+    handling = types["complaint"].clock_map["handling"]
+    assert handling.days == 60
+    assert handling.length({"subject_kind": "firm"}) == 90
+    assert handling.length({"subject_kind": "lawyer"}) == 45
 
     decision = types["reconsideration"].clock_map["decision"]
     # warning_days alone keeps the clock's own unit (calendar); lengths were not touched.
@@ -76,21 +77,65 @@ def test_overrides_keep_the_rest_of_each_declaration() -> None:
     types = apply(OVERRIDES)
     legal_aid = types["legal_aid"]
     assert [c.name for c in legal_aid.clocks] == [c.name for c in CASE_TYPES["legal_aid"].clocks]
-    assert legal_aid.clock_map["materials"] is CASE_TYPES["legal_aid"].clock_map["materials"]
+    assert legal_aid.clock_map["review"] is CASE_TYPES["legal_aid"].clock_map["review"]
     assert legal_aid.transitions is CASE_TYPES["legal_aid"].transitions
-    assert types["complaint"] is CASE_TYPES["complaint"]  # no overrides: the very same type
     assert sorted(types) == ["complaint", "legal_aid", "reconsideration"]
+    assert apply("[clocks.complaint.supplement]\ndays = 15")["legal_aid"] is CASE_TYPES[
+        "legal_aid"]  # no overrides: the very same type
 
 
 def test_overrides_leave_the_defaults_untouched() -> None:
     apply(OVERRIDES)
-    review = CASE_TYPES["legal_aid"].clock_map["review"]
-    assert (review.days, review.unit, review.warning_days, review.warning_unit) == (
-        7, Unit.CALENDAR, None, None)
-    assert review.warning_window() == (1, Unit.WORKING)
-    copy = CASE_TYPES["reconsideration"].clock_map["copy_to_respondent"]
-    assert copy.lengths == {"procedure": {"simplified": 3}}
+    materials = CASE_TYPES["legal_aid"].clock_map["materials"]
+    assert (materials.days, materials.unit, materials.warning_days, materials.warning_unit) == (
+        15, Unit.CALENDAR, None, None)
+    assert CASE_TYPES["complaint"].clock_map["handling"].lengths == {}
     assert CASE_TYPES["reconsideration"].clock_map["decision"].warning_days is None
+
+
+# -- periods fixed by statute (issue 11 §4) ------------------------------------------------------
+
+FIXED = [(t.name, c) for t in CASE_TYPES.values() for c in t.clocks if c.fixed_by_law]
+
+
+def test_the_periods_fixed_by_law_are_the_statutes_and_the_rest_are_policy() -> None:
+    assert {(name, c.name) for name, c in FIXED} == {
+        ("reconsideration", "acceptance_review"), ("reconsideration", "supplement"),
+        ("reconsideration", "copy_to_respondent"), ("reconsideration", "respondent_reply"),
+        ("reconsideration", "decision"), ("reconsideration", "suspension_limit"),
+        ("legal_aid", "review"), ("legal_aid", "assignment"), ("legal_aid", "engagement"),
+        ("legal_aid", "objection_review"),
+    }
+    # 法律援助法 2021 writes "日": calendar days, not the older rules' working days
+    for name in ("review", "assignment", "engagement", "objection_review"):
+        assert CASE_TYPES["legal_aid"].clock_map[name].unit is Unit.CALENDAR
+
+
+@pytest.mark.parametrize(("type_name", "clock"), FIXED, ids=[f"{t}.{c.name}" for t, c in FIXED])
+def test_a_policy_changing_a_statutory_period_is_refused_naming_its_article(
+    type_name: str, clock: ClockSpec
+) -> None:
+    other_unit = "working" if clock.unit is Unit.CALENDAR else "calendar"
+    for setting in (f"days = {clock.days + 5}", f"days = {max(1, clock.days - 2)}",
+                    f'unit = "{other_unit}"'):
+        error = refusal(f"[clocks.{type_name}.{clock.name}]\n{setting}")
+        assert clock.name in error.message and clock.basis in error.message
+        assert "fixed by law" in error.message
+        assert error.allowed == ["warning_days", "warning_unit"]
+    # its warning window is the bureau's; restating the law's own length changes nothing
+    types = apply(f"[clocks.{type_name}.{clock.name}]\nwarning_days = 3\n"
+                  f'days = {clock.days}\nunit = "{clock.unit.value}"')
+    assert types[type_name].clock_map[clock.name].warning_days == 3
+
+
+def test_a_policy_changing_a_statutory_length_by_procedure_is_refused() -> None:
+    error = refusal("[clocks.reconsideration.copy_to_respondent.lengths.procedure]\n"
+                    "simplified = 4")
+    assert "行政复议法 第四十八条、第五十四条" in error.message
+    # the issue's own examples: 15 calendar days of acceptance review, 3 working days to supplement
+    assert "第三十条" in refusal(
+        '[clocks.reconsideration.acceptance_review]\ndays = 15\nunit = "calendar"').message
+    assert "第三十一条" in refusal("[clocks.reconsideration.supplement]\ndays = 3").message
 
 
 def test_days_at_the_bounds_are_accepted() -> None:
@@ -198,16 +243,16 @@ def test_the_example_policy_file_applies_cleanly() -> None:
 def test_an_overridden_policy_changes_the_due_date_of_a_new_case() -> None:
     calendar = default_calendar()
     opened = date(2024, 9, 27)
-    # Default: 7 calendar days: 09-27 + 7 = 10-04 (holiday) -> 10-08.
-    default = open_case(case_type("legal_aid"), opened, calendar=calendar).case
-    assert [(c.clock, c.due_on) for c in default.cycles] == [("review", date(2024, 10, 8))]
-    # Policy: 7 working days: Sun 09-29 (1, worked), 09-30 (2), 10-08 .. 10-11 (3..6),
-    # Sat 10-12 (7, worked).
-    types = apply('[clocks.legal_aid.review]\nunit = "working"')
-    overridden = open_case(case_type("legal_aid", types), opened, calendar=calendar).case
-    assert [(c.clock, c.due_on) for c in overridden.cycles] == [("review", date(2024, 10, 12))]
-    assert overridden.cycles[0].unit is Unit.WORKING
-    # Policy: 3 calendar days: 09-27 + 3 = Mon 09-30.
-    shorter = apply("[clocks.legal_aid.review]\ndays = 3")
-    case = open_case(case_type("legal_aid", shorter), opened, calendar=calendar).case
+    # Default complaint acceptance, 10 working days: Sun 09-29 (1, worked), 09-30 (2),
+    # 10-08 .. 10-11 (3..6), Sat 10-12 (7, worked), 10-14 .. 10-16 (8..10).
+    default = open_case(case_type("complaint"), opened, calendar=calendar).case
+    assert [(c.clock, c.due_on) for c in default.cycles] == [("acceptance", date(2024, 10, 16))]
+    # Policy: 10 calendar days: 09-27 + 10 = 10-07 (holiday) -> 10-08.
+    types = apply('[clocks.complaint.acceptance]\nunit = "calendar"')
+    overridden = open_case(case_type("complaint", types), opened, calendar=calendar).case
+    assert [(c.clock, c.due_on) for c in overridden.cycles] == [("acceptance", date(2024, 10, 8))]
+    assert overridden.cycles[0].unit is Unit.CALENDAR
+    # Policy: 2 working days: Sun 09-29 (worked), Mon 09-30.
+    shorter = apply("[clocks.complaint.acceptance]\ndays = 2")
+    case = open_case(case_type("complaint", shorter), opened, calendar=calendar).case
     assert case.cycles[0].due_on == date(2024, 9, 30)

@@ -24,6 +24,7 @@ DESIGN_TABLES = {
         receive_supplement   awaiting_supplement > received
         extend_supplement    awaiting_supplement
         deem_abandoned       awaiting_supplement > abandoned
+        reinstate            abandoned > received
         accept               received > under_review
         deem_accepted        received > under_review
         reject               received > rejected
@@ -34,7 +35,7 @@ DESIGN_TABLES = {
         extend               under_review, suspended
         suspend              under_review > suspended
         resume               suspended > under_review
-        mediate              under_review > mediated
+        mediate              under_review, suspended > mediated
         withdraw             received, awaiting_supplement, under_review, suspended > withdrawn
         terminate            under_review, suspended > terminated
         dismiss              under_review > dismissed
@@ -44,6 +45,7 @@ DESIGN_TABLES = {
         request_materials      applied > awaiting_materials
         receive_materials      awaiting_materials > applied
         deem_withdrawn         awaiting_materials > withdrawn
+        reinstate              withdrawn > applied
         approve                applied > approved
         approve_provisionally  applied, awaiting_materials > approved
         deny                   applied > denied
@@ -52,6 +54,7 @@ DESIGN_TABLES = {
         engage                 assigned > in_service
         replace_lawyer         in_service > approved
         conclude               in_service > concluded
+        receive_closing_materials  concluded
         close                  concluded > closed
         terminate              approved, assigned, in_service > terminated
         withdraw               applied, awaiting_materials, approved > withdrawn
@@ -64,7 +67,7 @@ DESIGN_TABLES = {
         request_supplement  received > awaiting_supplement
         receive_supplement  awaiting_supplement > received
         accept              received > investigating
-        decline             received > not_accepted
+        decline             received, awaiting_supplement > not_accepted
         transfer            received, investigating > transferred
         extend              investigating, decided
         decide              investigating > decided
@@ -139,7 +142,8 @@ REACH: dict[str, dict[str, list[Step]]] = {
         "withdrawn": [("withdraw", {})],
         "terminated": [("approve", {}), ("terminate", {"ground": 2})],
         "closed": [("approve", {}), ("assign", {"lawyer": "L1"}), ("engage", {}),
-                   ("conclude", {"outcome": "won"}), ("close", {})],
+                   ("conclude", {"outcome": "won"}), ("receive_closing_materials", {}),
+                   ("close", {})],
     },
     "complaint": {
         "received": [],
@@ -159,6 +163,13 @@ SPECIAL_REACH: dict[tuple[str, str, str], list[Step]] = {
     ("reconsideration", "under_review", "convert_to_ordinary"): [
         ("accept", {"procedure": "simplified"})
     ],
+    # only a withdrawal the law deemed is reinstated (法律援助法 art. 43)
+    ("legal_aid", "withdrawn", "reinstate"): [("request_materials", {}), ("deem_withdrawn", {})],
+    # the lawyer's closing materials come before the file is archived
+    ("legal_aid", "concluded", "close"): [
+        ("approve", {}), ("assign", {"lawyer": "L1"}), ("engage", {}),
+        ("conclude", {"outcome": "won"}), ("receive_closing_materials", {}),
+    ],
 }
 
 
@@ -176,6 +187,8 @@ def valid_attrs(type_name: str, trigger: str, on: date) -> dict[str, object]:
         return {"outcome": "settled"}
     if trigger == "assign":
         return {"lawyer": "L1"}
+    if trigger == "reinstate":
+        return {"reinstated_for": "posted_in_time"}
     if trigger == "transfer":
         return {"to": "市司法局"}
     if trigger == "schedule_hearing":
@@ -194,12 +207,12 @@ def _fire(type_name: str, case: CaseSnapshot, trigger: str, on: date,
 
 
 def when_due(type_name: str, case: CaseSnapshot, trigger: str, day: date) -> date:
-    """``day``, or for a system lapse trigger the due date of the clock it answers: the law's
-    effect applies once the period has run out, never before."""
+    """``day``, or for a system lapse trigger the date its clock declares for the effect: the
+    law's effect applies once the period has run out, never before."""
     for clock in CASE_TYPES[type_name].clocks:
         live = case.live_cycle(clock.name)
         if clock.lapse == trigger and live is not None:
-            return max(day, live.due_on)
+            return max(day, clock.effective_on(live))
     return day
 
 
