@@ -86,3 +86,22 @@ def test_the_deployments_carry_their_schedules() -> None:
     assert crons == {"deadline-sweep": ["*/15 * * * *", "5 0 * * *"],
                      "deliver-alerts": ["* * * * *"]}
     assert {s.schedule.timezone for d in built.values() for s in d.schedules} == {SH.key}
+
+
+def test_the_sweep_artifact_counts_rungs_and_caps_its_tables() -> None:
+    from deployments.entrypoints import ARTIFACT_ROWS, sweep_markdown
+
+    rung = {"ref": "RC-2024-0001", "clock": "decision", "cycle": 1, "level": "overdue",
+            "reached_on": "2024-12-10", "alert": True, "caught_up": False}
+    report = {"now": "2024-12-10T00:05:00+08:00", "lapsed": [], "alerts_queued": 2,
+              "escalations": [rung] * (ARTIFACT_ROWS + 1),
+              "failures": [{"ref": "RC-2024-0002", "clock": "supplement",
+                            "effect": "deem_abandoned",
+                            "error": {"message": "refused | stale\nversion"}}]}
+    text = sweep_markdown(report)
+    assert f"| 0 | 0 | {ARTIFACT_ROWS + 1} | 0 | 2 | 1 |" in text  # lapsed, rungs…, failures
+    assert "## Lapses applied" not in text
+    assert text.count("| RC-2024-0001 | decision | 1 | overdue | 2024-12-10 | yes |") \
+        == ARTIFACT_ROWS
+    assert "… and 1 more" in text
+    assert "| RC-2024-0002 | supplement | deem_abandoned | refused \\| stale version |" in text
