@@ -190,12 +190,20 @@ class Runtime:
             random=random.random,
         )
 
-    def install(self) -> None:
-        """Let flows (which take only plain parameters) reach this bureau, clock and alert
-        routes."""
-        from flows.context import install
+    def environment(self) -> dict[str, str]:
+        """This runtime's options as the environment variables `bootstrap()` reads: what a flow
+        run started from this process needs to compose the same bureau inside the run."""
+        env = {"CASEFLOW_DB_URL": self.db_url}
+        if self.policy_path is not None:
+            env["CASEFLOW_POLICY"] = str(self.policy_path)
+        return env
 
-        install(lambda: self.bureau, self.now, self.delivery_kit)
+    def close(self) -> None:
+        """Give back the database connections, if the engine was built."""
+        engine = self.__dict__.pop("engine", None)
+        self.__dict__.pop("bureau", None)
+        if engine is not None:
+            engine.dispose()
 
 
 def read_calendar_data(path: Path) -> dict[int, YearData]:

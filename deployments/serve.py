@@ -3,6 +3,11 @@
     PREFECT_API_URL=http://127.0.0.1:4200/api CASEFLOW_DB_URL=postgresql+psycopg://… \\
         python -m deployments.serve
 
+Each run is a fresh process, started by this one, that imports `deployments.entrypoints` and
+composes the bureau inside the run from the environment inherited from this process
+(``CASEFLOW_DB_URL``, ``CASEFLOW_POLICY``, the alert secrets…). The deployments name their
+entrypoint by module, not by a file relative to the current folder.
+
 The sweep runs every 15 minutes and at 00:05 Asia/Shanghai (just after midnight, when
 yesterday's limits have lapsed); delivery runs every minute. Prefect's temporary local server
 has no scheduler, so this needs a real one (`prefect server start`). Several machines may serve
@@ -22,16 +27,20 @@ DELIVERY_CRON = "* * * * *"
 def deployments() -> list[Any]:
     """The two deployments with their schedules (built, not started)."""
     from prefect.schedules import Cron
+    from prefect.types.entrypoint import EntrypointType
 
     from deployments import entrypoints
 
+    by_module = EntrypointType.MODULE_PATH  # not a file path relative to the current folder
     return [
         entrypoints.deadline_sweep.to_deployment(
             name="deadline-sweep",
             schedules=[Cron(cron, timezone=SHANGHAI) for cron in SWEEP_CRONS],
+            entrypoint_type=by_module,
         ),
         entrypoints.deliver_alerts.to_deployment(
-            name="deliver-alerts", schedules=[Cron(DELIVERY_CRON, timezone=SHANGHAI)]
+            name="deliver-alerts", schedules=[Cron(DELIVERY_CRON, timezone=SHANGHAI)],
+            entrypoint_type=by_module,
         ),
     ]
 

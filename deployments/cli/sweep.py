@@ -3,7 +3,8 @@
 Where a Prefect API is configured (``PREFECT_API_URL``), or with ``--prefect``, the sweep runs as
 a tracked flow run (``--prefect`` without a server starts Prefect's temporary local one, which
 takes 5–20 s). Otherwise the very same flow body runs in-process, without importing Prefect,
-so a clerk's sweep of a small database answers at once.
+so a clerk's sweep of a small database answers at once. The flow builds its own bureau inside
+the run (`deployments.entrypoints`), from the same settings as this command.
 """
 
 from __future__ import annotations
@@ -28,13 +29,15 @@ PREFECT_DEFAULTS = {
 
 
 def run_as_flow(ctx: typer.Context, flow_name: str, **parameters: Any) -> Any:
-    """Run one of flows.deadline_flows as a tracked Prefect flow run."""
+    """Run one of `deployments.entrypoints`' flows as a tracked Prefect flow run, in this
+    process. The flow composes its bureau inside the run from the environment, as under a
+    worker: this command's ``--db`` and ``--policy`` are exported there first."""
     for key, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(key, value)
-    runtime(ctx).install()
-    from flows import deadline_flows
+    os.environ.update(runtime(ctx).environment())
+    from deployments import entrypoints
 
-    return getattr(deadline_flows, flow_name)(**parameters)
+    return getattr(entrypoints, flow_name)(**parameters)
 
 
 def sweep(

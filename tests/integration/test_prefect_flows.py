@@ -1,5 +1,7 @@
-"""The deadline flows as real Prefect flow runs (a temporary Prefect server, once per session),
-on SQLite and PostgreSQL, and the deployments with their schedules."""
+"""The deadline flows as real Prefect flow runs (a temporary Prefect server, once per module),
+on SQLite and PostgreSQL, and the deployments with their schedules. Each flow composes its
+bureau inside the run, from ``CASEFLOW_DB_URL``, as a served or a worker's run does
+(tests/e2e/test_served_deployments.py runs them so)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from flows import context, services
+from flows import services
 from flows.context import Bureau
-from flows.delivery import DeliveryKit, DeliverySettings
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -35,36 +36,44 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         yield
 
 
+@pytest.fixture
+def flow_env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment a flow run composes its bureau from: the test's database, no policy."""
+    monkeypatch.setenv("CASEFLOW_DB_URL", db_url)
+    monkeypatch.delenv("CASEFLOW_POLICY", raising=False)
+    monkeypatch.delenv("CASEFLOW_CALENDAR_DATA", raising=False)
+
+
 def test_the_sweep_flow_deems_acceptance_on_the_last_day_of_review(
-    prefect_server: None, bureau: Bureau
+    prefect_server: None, flow_env: None, bureau: Bureau
 ) -> None:
-    from flows.deadline_flows import deadline_sweep
+    from prefect.artifacts import Artifact
+
+    from deployments.entrypoints import ARTIFACT_KEY, deadline_sweep
 
     received = datetime(2024, 9, 27, 10, tzinfo=SH)
     ref = services.open_case(bureau, "reconsideration", on=date(2024, 9, 27), by="clerk",
                              now=received).case.ref
-    context.install(lambda: bureau, lambda: datetime(2024, 10, 14, 9, tzinfo=SH))
-    # no `now`: the flow takes the installed clock. 5 working days from Fri 09-27 end on
-    # 10-10 (09-29, 09-30 worked; 10-01..10-07 off; 10-08, 10-09, 10-10): deemed accepted
-    # then, although the sweep runs on 10-14.
-    report = deadline_sweep()
+    now = datetime(2024, 10, 14, 9, tzinfo=SH)
+    # 5 working days from Fri 09-27 end on 10-10 (09-29, 09-30 worked; 10-01..10-07 off;
+    # 10-08, 10-09, 10-10): deemed accepted then, although the sweep runs on 10-14.
+    report = deadline_sweep(now=now)
     assert [(x["ref"], x["effect"], x["effective_on"]) for x in report["lapsed"]] == [
         (ref, "deem_accepted", "2024-10-10")]
     case = services.get_case(bureau, ref).case
     assert case.state == "under_review" and case.admitted_on == date(2024, 10, 10)
     decision = case.live_cycle("decision")
     assert decision is not None and decision.started_on == date(2024, 10, 10)
-    assert deadline_sweep()["lapsed"] == []  # the same moment again: nothing
+    artifact = Artifact.get(ARTIFACT_KEY)
+    assert artifact is not None and f"| {ref} | acceptance_review | deem_accepted | 2024-10-10 |" \
+        in str(artifact.data)
+    assert deadline_sweep(now=now)["lapsed"] == []  # the same moment again: nothing
 
 
-def test_the_delivery_flow_runs_a_pass(prefect_server: None, bureau: Bureau) -> None:
-    import httpx
+def test_the_delivery_flow_runs_a_pass(prefect_server: None, flow_env: None) -> None:
+    from deployments.entrypoints import deliver_alerts
 
-    from flows.deadline_flows import deliver_alerts
-
-    kit = DeliveryKit(routes={}, client=httpx.Client, worker="test",
-                      settings=DeliverySettings())
-    context.install(lambda: bureau, lambda: datetime(2024, 10, 14, 9, tzinfo=SH), lambda: kit)
+    # no policy, so no routes, and an empty outbox: a pass that sends nothing
     assert deliver_alerts() == {"sent": 0, "failed": 0, "pending": 0}
 
 
@@ -77,3 +86,22 @@ def test_the_deployments_carry_their_schedules() -> None:
     assert crons == {"deadline-sweep": ["*/15 * * * *", "5 0 * * *"],
                      "deliver-alerts": ["* * * * *"]}
     assert {s.schedule.timezone for d in built.values() for s in d.schedules} == {SH.key}
+
+
+def test_the_sweep_artifact_counts_rungs_and_caps_its_tables() -> None:
+    from deployments.entrypoints import ARTIFACT_ROWS, sweep_markdown
+
+    rung = {"ref": "RC-2024-0001", "clock": "decision", "cycle": 1, "level": "overdue",
+            "reached_on": "2024-12-10", "alert": True, "caught_up": False}
+    report = {"now": "2024-12-10T00:05:00+08:00", "lapsed": [], "alerts_queued": 2,
+              "escalations": [rung] * (ARTIFACT_ROWS + 1),
+              "failures": [{"ref": "RC-2024-0002", "clock": "supplement",
+                            "effect": "deem_abandoned",
+                            "error": {"message": "refused | stale\nversion"}}]}
+    text = sweep_markdown(report)
+    assert f"| 0 | 0 | {ARTIFACT_ROWS + 1} | 0 | 2 | 1 |" in text  # lapsed, rungs…, failures
+    assert "## Lapses applied" not in text
+    assert text.count("| RC-2024-0001 | decision | 1 | overdue | 2024-12-10 | yes |") \
+        == ARTIFACT_ROWS
+    assert "… and 1 more" in text
+    assert "| RC-2024-0002 | supplement | deem_abandoned | refused \\| stale version |" in text
