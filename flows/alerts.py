@@ -94,6 +94,8 @@ class Alert:
     basis: str
     recipient: str
     mentions: tuple[str, ...] = ()
+    # the due date rests on a year without the State Council's holiday notice (DESIGN §3)
+    provisional: bool = False
 
     def __post_init__(self) -> None:
         if self.channel not in CHANNELS:
@@ -165,7 +167,8 @@ def _facts(alert: Alert) -> list[tuple[str, str]]:
         ("案号", _plain(alert.ref)),
         ("案件类型", _plain(alert.case_type)),
         ("期限", _plain(alert.clock_label)),
-        ("届满日期", _cn_date(alert.due_on)),
+        ("届满日期", _cn_date(alert.due_on)
+         + ("（暂定：该年度放假安排尚未公布）" if alert.provisional else "")),
         ("依据", _plain(alert.basis, _BASIS_LIMIT)),
         ("提醒对象", _plain(ROLE_LABELS.get(alert.recipient, alert.recipient))),
     ]
@@ -222,6 +225,7 @@ def webhook_document(alert: Alert) -> dict[str, Any]:
         "basis": alert.basis,
         "recipient": alert.recipient,
         "mentions": list(alert.mentions),
+        "provisional": alert.provisional,
     }
 
 

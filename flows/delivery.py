@@ -256,6 +256,7 @@ def to_alert(row: ClaimedAlert, route: Route, type_label: str | None = None) -> 
         basis=str(payload.get("basis", "")),
         recipient=row.recipient,
         mentions=route.mentions,
+        provisional=bool(payload.get("provisional", False)),
     )
 
 

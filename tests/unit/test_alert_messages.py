@@ -205,6 +205,7 @@ def test_webhook_request_is_signed_json_with_idempotency_key() -> None:
         "basis": "《法律援助法》第四十三条",
         "recipient": "supervisor",
         "mentions": ["u1"],
+        "provisional": False,
     }
     assert HOOK_SECRET not in request.content.decode()
     assert request.content == render(make_alert("webhook", mentions=("u1",)), now_ms=0).body
@@ -383,3 +384,13 @@ def test_decide_makes_retry_dead_after_max_attempts() -> None:
     assert decide(retry, 3, max_attempts=3) == "dead"
     assert decide(SendResult("sent", 200, ""), MAX_ATTEMPTS + 5) == "sent"
     assert decide(SendResult("dead", 400, "HTTP 400: "), 1) == "dead"
+
+
+def test_an_alert_on_a_provisional_calendar_says_so() -> None:
+    """A due date in a year without the State Council's notice may still move (DESIGN §3)."""
+    for channel in ("wecom", "dingtalk"):
+        body = render(make_alert(channel, provisional=True), now_ms=NOW_MS).body.decode()
+        assert "暂定" in body
+        assert "暂定" not in render(make_alert(channel), now_ms=NOW_MS).body.decode()
+    document = json.loads(render(make_alert("webhook", provisional=True), now_ms=0).body)
+    assert document["provisional"] is True
