@@ -22,7 +22,7 @@ from flows.sweep import sweep
 @flow(name="deadline-sweep", description="期限监督: apply lapse effects, record escalations, "
       "queue alerts (idempotent for the same `now`).")
 def deadline_sweep(now: datetime | None = None) -> dict[str, Any]:
-    return sweep(current_bureau(), now or current_time()).to_json()
+    return sweep(current_bureau(), now or current_time(), recorded_at=current_time()).to_json()
 
 
 @flow(name="deliver-alerts", description="Send queued alerts once each (WeCom, DingTalk, signed "

@@ -161,7 +161,8 @@ class SystemAct:
 
 
 def apply_system_acts(
-    bureau: Bureau, acts: Sequence[SystemAct], *, now: datetime
+    bureau: Bureau, acts: Sequence[SystemAct], *, now: datetime,
+    recorded_at: datetime | None = None,
 ) -> list[StoredCase | CaseflowError]:
     """Fire many system triggers in one transaction; one that is refused (the case moved on)
     is returned as its error and the others go on. No savepoint is needed for that: every
@@ -170,7 +171,10 @@ def apply_system_acts(
 
     Cases are locked in the order given. Writers that may run concurrently must take their
     locks in one order or PostgreSQL can deadlock them; the sweep passes acts in case-id
-    order, the order in which its batches of escalations lock cases (foreign-key checks)."""
+    order, the order in which its batches of escalations lock cases (foreign-key checks).
+
+    ``now`` is the instant they are judged at; ``recorded_at`` (default ``now``) the real time
+    they are recorded at."""
     for act in acts:
         _not_in_future(act.on, now)
     results: dict[int, StoredCase | CaseflowError] = {}
@@ -178,7 +182,7 @@ def apply_system_acts(
         for i, act in enumerate(acts):
             try:
                 results[i] = _advance_in(uow, bureau, act.ref, act.trigger, act.on,
-                                         None, None, "system", now, None, True)
+                                         None, None, "system", recorded_at or now, None, True)
             except CaseflowError as error:
                 results[i] = error
         uow.commit()

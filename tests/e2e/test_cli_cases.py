@@ -471,3 +471,18 @@ def test_a_new_sqlite_file_gets_its_schema_by_itself(cli, tmp_path: Path):
     engine = create_engine(f"sqlite:///{default}")
     assert current_revision(engine) == HEAD
     engine.dispose()
+
+
+def test_a_sweep_judged_in_the_past_is_recorded_at_the_real_time(cli, tmp_path: Path):
+    db_url = f"sqlite:///{tmp_path / 'sweep.db'}"
+    ref = check_case(ok_json(cli, db_url, "case", "open", "reconsideration", "--on",
+                             "2024-09-27"))["ref"]
+    before = datetime.now(UTC)
+    swept = ok_json(cli, db_url, "sweep", "--now", "2024-10-21T09:00:00+08:00")
+    after = datetime.now(UTC)
+    assert [(x["ref"], x["effect"]) for x in swept["lapsed"]] == [(ref, "deem_accepted")]
+    events = check_timeline(ok_json(cli, db_url, "case", "timeline", ref))
+    lapse = events[-1]
+    assert (lapse["trigger"], lapse["on"]) == ("deem_accepted", "2024-10-10")
+    # legal effect on the law's date; recorded when it was written, not at --now
+    assert before <= datetime.fromisoformat(lapse["recorded_at"]) <= after
