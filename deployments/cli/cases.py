@@ -145,7 +145,7 @@ def show(
     from flows import services
 
     _texts(REF=ref)
-    rt = runtime(ctx)
+    rt = runtime(ctx, reading=True)
     now = parse_instant(now_text, rt.now())
     _print_case(ctx, services.get_case(rt.bureau, ref), now, as_json)
 
@@ -160,7 +160,7 @@ def triggers(
     from flows import services
 
     _texts(REF=ref)
-    rt = runtime(ctx)
+    rt = runtime(ctx, reading=True)
     names = services.triggers_now(rt.bureau, ref)
     if as_json:
         emit_json(names)
@@ -184,7 +184,7 @@ def timeline(
     from flows.views import event_json
 
     _texts(REF=ref)
-    entries = [event_json(row) for row in services.timeline(runtime(ctx).bureau, ref)]
+    entries = [event_json(row) for row in services.timeline(runtime(ctx, reading=True).bureau, ref)]
     if as_json:
         emit_json(entries)
         return
@@ -216,7 +216,7 @@ def list_(
     from flows.views import case_json
 
     _texts(**{"--type": type_name, "--state": state})
-    rt = runtime(ctx)
+    rt = runtime(ctx, reading=True)
     now = parse_instant(now_text, rt.now())
     judged_on = legal_date(now)
     found = services.list_cases(rt.bureau, case_type=type_name, state=state,
@@ -249,7 +249,7 @@ def verify(
         raise UsageProblem("give either REF or --all", ["caseflow case verify REF",
                                                          "caseflow case verify --all"])
     _texts(REF=ref)
-    checks = services.verify(runtime(ctx).bureau, None if every else ref)
+    checks = services.verify(runtime(ctx, reading=True).bureau, None if every else ref)
     broken = [c for c in checks if not c.ok]
     if as_json:
         emit_json({"ok": not broken, "checked": len(checks),

@@ -462,13 +462,26 @@ def test_a_new_sqlite_file_gets_its_schema_by_itself(cli, tmp_path: Path):
     assert again.returncode == 0 and again.stderr == "", again.stderr
     assert again.stdout.strip() == f"schema at revision {HEAD}"
 
-    # no --db, no CASEFLOW_DB_URL: caseflow.db in the current folder
-    listed = cli(["case", "list", "--json"])
-    assert listed.returncode == 0, listed.stderr
-    assert json.loads(listed.stdout) == []
+    # no --db, no CASEFLOW_DB_URL: caseflow.db in the current folder. A command that only
+    # reads does not create it (a mistyped path would answer "no cases"); a writing one does.
     default = tmp_path / "caseflow.db"
+    listed = cli(["case", "list", "--json"])
+    assert listed.returncode == 4, listed.stderr
+    assert json.loads(listed.stdout)["error"]["code"] == "no_database"
+    assert "caseflow.db" in listed.stderr and listed.stderr.count("\n") == 1, listed.stderr
+    assert not default.exists()
+    opened = cli(["case", "open", "complaint", "--on", "2024-09-02", "--json"])
+    assert opened.returncode == 0, opened.stderr
     assert default.exists()
     engine = create_engine(f"sqlite:///{default}")
+    assert current_revision(engine) == HEAD
+    engine.dispose()
+
+    # an empty file (made on purpose, e.g. by `touch`) is a new database, even for reading
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    assert ok_json(cli, f"sqlite:///{empty}", "case", "list") == []
+    engine = create_engine(f"sqlite:///{empty}")
     assert current_revision(engine) == HEAD
     engine.dispose()
 
