@@ -197,11 +197,13 @@ def get_case(bureau: Bureau, ref: str) -> StoredCase:
         return repository.load(uow, ref)
 
 
-def triggers_now(bureau: Bureau, ref: str) -> list[str]:
-    """The triggers a person may fire on the case now."""
+def triggers_now(bureau: Bureau, ref: str, *, on: date | None = None) -> list[str]:
+    """The triggers a person may fire on the case now; given today's date ``on``, without
+    the extensions its clock rules refuse that day."""
     stored = get_case(bureau, ref)
     case = stored.case
-    return allowed_triggers(bureau.case_type(case.type), case.state, attrs=case.attrs)
+    return allowed_triggers(bureau.case_type(case.type), case.state, attrs=case.attrs,
+                            cycles=case.cycles, on=on)
 
 
 def timeline(bureau: Bureau, ref: str) -> list[dict[str, object]]:

@@ -161,7 +161,7 @@ def triggers(
 
     _texts(REF=ref)
     rt = runtime(ctx, reading=True)
-    names = services.triggers_now(rt.bureau, ref)
+    names = services.triggers_now(rt.bureau, ref, on=legal_date(rt.now()))
     if as_json:
         emit_json(names)
         return

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from models.engine import create_engine
 from models.schema import HEAD, current_revision
+from states.calendar import legal_date
 
 CASE_KEYS = {"ref", "type", "state", "version", "opened_on", "closed_on", "attrs", "clocks"}
 CLOCK_KEYS = {"name", "cycle", "status", "started_on", "due_on", "paused_days", "extended_days",
@@ -484,6 +485,21 @@ def test_a_new_sqlite_file_gets_its_schema_by_itself(cli, tmp_path: Path):
     engine = create_engine(f"sqlite:///{empty}")
     assert current_revision(engine) == HEAD
     engine.dispose()
+
+
+def test_triggers_leave_out_an_extension_the_clock_rule_refuses(cli, tmp_path: Path):
+    # dated from today: the decision period (60 days) is running, not lapsed
+    today = legal_date(datetime.now(UTC))
+    db_url = f"sqlite:///{tmp_path / 'extend.db'}"
+    ref = check_case(ok_json(cli, db_url, "case", "open", "reconsideration", "--on",
+                             (today - timedelta(days=3)).isoformat()))["ref"]
+    advance(cli, db_url, ref, "accept", (today - timedelta(days=2)).isoformat())
+    assert "extend" in ok_json(cli, db_url, "case", "triggers", ref)
+    advance(cli, db_url, ref, "extend", (today - timedelta(days=1)).isoformat(),
+            "--set", "days=10")
+    # art. 62 allows one extension: the second would be refused, so it is not offered
+    assert "extend" not in ok_json(cli, db_url, "case", "triggers", ref)
+    assert "extend" not in ok_text(cli, db_url, "case", "triggers", ref).split()
 
 
 def test_a_sweep_judged_in_the_past_is_recorded_at_the_real_time(cli, tmp_path: Path):
