@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,7 +15,7 @@ from deployments.cli.output import (
     emit_json,
     json_option,
 )
-from deployments.cli.parsing import parse_date, parse_instant, parse_settings
+from deployments.cli.parsing import parse_date, parse_instant, parse_settings, parse_user
 from deployments.cli.state import runtime
 from states.calendar import legal_date
 
@@ -25,23 +24,6 @@ app = typer.Typer(help="Cases (案件): open, advance, show, timeline, list, ver
 
 SET_HELP = "An attribute, KEY=VALUE (repeatable)."
 BY_HELP = "Who acts (default: the operating-system user)."
-
-
-def _user(by: str | None) -> str:
-    if not by:
-        try:
-            return getpass.getuser()
-        except Exception:  # no user name in this environment: still record something honest
-            return "unknown"
-    from models.tables import events
-
-    longest = events.c.by.type.length  # the column it is recorded in (VARCHAR(80))
-    name = by.strip()
-    if not name or len(name) > longest or not name.isprintable():
-        # PostgreSQL refuses a longer value mid-transaction (a traceback), SQLite would keep it
-        raise UsageProblem(f"--by {by!r} is not a user name",
-                           [f"1..{longest} printable characters"])
-    return name
 
 
 def _texts(**flags: Sequence[str] | None) -> None:
@@ -95,7 +77,7 @@ def open_(
     from flows import services
 
     _texts(TYPE=type_name, **{"--ref": ref, "--set": settings})
-    user = _user(by)
+    user = parse_user(by)
     rt = runtime(ctx)
     day = parse_date(on, "--on")
     attrs = parse_settings(settings)
@@ -115,7 +97,7 @@ def advance(
     settings: list[str] = typer.Option(None, "--set", metavar="KEY=VALUE", help=SET_HELP),
     reason: str = typer.Option(None, "--reason", metavar="TEXT", help="Why (理由)."),
     by: str = typer.Option(None, "--by", metavar="USER", help=BY_HELP),
-    expect_version: int = typer.Option(None, "--expect-version", metavar="N",
+    expect_version: int = typer.Option(None, "--expect-version", metavar="N", min=1,
                                        help="Refuse (exit 5) unless the case is at version N."),
     as_json: bool = json_option(),
 ) -> None:
@@ -123,7 +105,7 @@ def advance(
     from flows import services
 
     _texts(REF=ref, TRIGGER=trigger, **{"--set": settings, "--reason": reason})
-    user = _user(by)
+    user = parse_user(by)
     rt = runtime(ctx)
     day = parse_date(on, "--on") if on is not None else None
     attrs = parse_settings(settings)

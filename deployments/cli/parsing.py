@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import re
 from datetime import date, datetime, time, timedelta
 
@@ -89,3 +90,22 @@ def parse_instant(text: str | None, now: datetime) -> datetime:
         raise UsageProblem(f"--now {text!r} is before {FIRST_YEAR}, the calendar's first year",
                            allowed)
     return instant
+
+
+def parse_user(by: str | None) -> str:
+    """``--by USER``: who acts, recorded on every event; by default the operating-system user.
+    An empty or blank name, or one too long for the events' column, is a usage error."""
+    if by is None:
+        try:
+            return getpass.getuser()
+        except Exception:  # no user name in this environment: still record something honest
+            return "unknown"
+    from models.tables import events
+
+    longest = events.c.by.type.length  # the column it is recorded in (VARCHAR(80))
+    name = by.strip()
+    if not name or len(name) > longest or not name.isprintable():
+        # PostgreSQL refuses a longer value mid-transaction (a traceback), SQLite would keep it
+        raise UsageProblem(f"--by {by!r} is not a user name",
+                           [f"1..{longest} printable characters"])
+    return name
