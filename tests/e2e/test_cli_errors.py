@@ -40,7 +40,8 @@ CASES = {
     "N not a number": Bad([*ADD, "2024-09-27", "five", "--unit", "working"], USAGE, "five"),
     "N zero": Bad([*ADD, "2024-09-27", "0", "--unit", "working"], USAGE, "0", "1..3650"),
     "N too large": Bad([*ADD, "2024-09-27", "4000", "--unit", "working"], USAGE, "4000"),
-    "N negative": Bad([*ADD, "2024-09-27", "-5", "--unit", "working"], USAGE, "-5"),
+    # click reads -5 as an option ("No such option"); it is N, out of range
+    "N negative": Bad([*ADD, "2024-09-27", "-5", "--unit", "working"], USAGE, "-5", "1..3650"),
     "N negative after --": Bad(
         [*ADD, "--unit", "working", "--", "2024-09-27", "-5"], USAGE, "-5", "1..3650"
     ),
