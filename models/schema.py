@@ -80,7 +80,7 @@ def check_sqlite_file(path: str) -> None:
         shown = ", ".join(tables[:3]) + (", …" if len(tables) > 3 else "")
         raise NotCaseflowDatabase(
             f"{path} is not a caseflow database: it holds another application's tables "
-            f"({shown})", FOREIGN_ALLOWED)
+            f"({shown}) and no caseflow schema", FOREIGN_ALLOWED)
 
 
 FOREIGN_ALLOWED = ["--db URL of a caseflow database", "sqlite:///NEW-FILE (created on first use)"]
