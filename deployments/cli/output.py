@@ -106,9 +106,12 @@ def _one_line(text: str) -> str:
 
 
 def readable(line: str) -> str:
-    """An error line a person can read: a long value it quotes (a pasted document, a path) is
-    cut in its middle, and so is a line still longer than `MAX_ERROR_LINE`, keeping its start
-    (what was wrong) and its end (what is allowed). ``--json`` keeps the whole message."""
+    """An error line a person can read: a line longer than `MAX_ERROR_LINE` has the long
+    values it quotes (a pasted document, a path) cut in their middle, then, if it is still too
+    long, its own middle, keeping its start (what was wrong) and its end (what is allowed).
+    ``--json`` keeps the whole message."""
+    if len(line) <= MAX_ERROR_LINE:
+        return line
     line = _LONG_WORD.sub(lambda m: f"{m[0][:40]}…{m[0][-12:]}", line)
     if len(line) <= MAX_ERROR_LINE:
         return line
