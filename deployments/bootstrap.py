@@ -115,12 +115,17 @@ class Runtime:
         """An engine on the database URL, after ``prepare`` (migrate, check) has run on it.
 
         A URL that cannot be used, or a database that cannot be reached, is one clear error
-        (`DatabaseUnavailable`), never a driver's traceback."""
+        (`DatabaseUnavailable`), never a driver's traceback; a SQLite file that is no database
+        or another application's is refused untouched (`NotCaseflowDatabase`)."""
         import sqlalchemy.exc
 
-        from models.engine import create_engine
+        from models.engine import create_engine, sqlite_file
         from models.errors import DatabaseUnavailable
+        from models.schema import check_sqlite_file
 
+        path = sqlite_file(self.db_url)
+        if path is not None:
+            check_sqlite_file(path)
         try:
             engine = create_engine(self.db_url)
             prepare(engine)
@@ -135,7 +140,27 @@ class Runtime:
                 f"cannot open the database at {self.db_url!r}: {reason}",
                 ["--db URL", "CASEFLOW_DB_URL"],
             ) from None
+        except sqlalchemy.exc.DatabaseError as exc:  # e.g. a damaged SQLite file
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            raise DatabaseUnavailable(
+                f"cannot use the database at {self.db_url!r}: {reason}",
+                ["--db URL", "CASEFLOW_DB_URL"],
+            ) from None
         return engine
+
+    def require_database(self) -> None:
+        """For a command that only reads: a SQLite file that is not there is `NoDatabase`,
+        not a new empty database (a mistyped path would otherwise answer "no cases")."""
+        from models.engine import sqlite_file
+        from models.errors import NoDatabase
+
+        path = sqlite_file(self.db_url)
+        if path is not None and not Path(path).exists():
+            raise NoDatabase(
+                f"there is no database at {self.db_url!r}: no file {path}",
+                ["--db URL of an existing database", "CASEFLOW_DB_URL",
+                 "caseflow db upgrade (creates it)"],
+            )
 
     @cached_property
     def bureau(self) -> Bureau:

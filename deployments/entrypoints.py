@@ -32,7 +32,7 @@ def deadline_sweep(now: datetime | None = None) -> dict[str, Any]:
 
     runtime = bootstrap()
     try:
-        report = sweep(runtime.bureau, now or runtime.now()).to_json()
+        report = sweep(runtime.bureau, now or runtime.now(), recorded_at=runtime.now()).to_json()
     finally:
         runtime.close()
     get_run_logger().info("sweep at %s: %d lapsed, %d escalation(s), %d alert(s) queued, "

@@ -303,13 +303,21 @@ def _csv_record(line: int, header: list[str], row: list[str]) -> RawRecord:
 
 
 def sniff_format(path: Path, head: bytes) -> str:
-    """``csv`` or ``jsonl``: by the file's suffix, else by its first character."""
+    """``csv`` or ``jsonl``: by the file's suffix, else by its first character. A file whose
+    start is not text (a NUL byte, or mostly control characters) is neither: `UnreadableFile`."""
+    controls = sum(1 for byte in head if byte < 0x20 and byte not in _TEXT_CONTROLS)
+    if b"\x00" in head or controls * 10 > len(head):
+        raise UnreadableFile("the file is neither CSV nor JSON Lines: it holds binary data",
+                             ["CSV (UTF-8) with a header row", "JSON Lines (UTF-8)"])
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return "csv"
     if suffix in (".jsonl", ".ndjson", ".json"):
         return "jsonl"
     return "jsonl" if head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{") else "csv"
+
+
+_TEXT_CONTROLS = frozenset(b"\t\n\r\f\v\x1b")
 
 
 def read_records(stream: BinaryIO, fmt: str) -> Iterator[RawRecord]:

@@ -180,7 +180,8 @@ class SystemAct:
 
 
 def apply_system_acts(
-    bureau: Bureau, acts: Sequence[SystemAct], *, now: datetime
+    bureau: Bureau, acts: Sequence[SystemAct], *, now: datetime,
+    recorded_at: datetime | None = None,
 ) -> list[StoredCase | CaseflowError]:
     """Fire many system triggers in one transaction; one that is refused (the case moved on)
     is returned as its error and the others go on. No savepoint is needed for that: every
@@ -189,7 +190,10 @@ def apply_system_acts(
 
     Cases are locked in the order given. Writers that may run concurrently must take their
     locks in one order or PostgreSQL can deadlock them; the sweep passes acts in case-id
-    order, the order in which its batches of escalations lock cases (foreign-key checks)."""
+    order, the order in which its batches of escalations lock cases (foreign-key checks).
+
+    ``now`` is the instant they are judged at; ``recorded_at`` (default ``now``) the real time
+    they are recorded at."""
     for system_act in acts:
         _not_in_future(system_act.on, now)
     results: dict[int, StoredCase | CaseflowError] = {}
@@ -197,8 +201,8 @@ def apply_system_acts(
         for i, system_act in enumerate(acts):
             try:
                 results[i] = _advance_in(uow, bureau, system_act.ref, system_act.trigger,
-                                         system_act.on,
-                                         None, None, "system", now, None, True)
+                                         system_act.on, None, None, "system",
+                                         recorded_at or now, None, True)
             except CaseflowError as error:
                 results[i] = error
         uow.commit()
@@ -215,12 +219,15 @@ def get_case(bureau: Bureau, ref: str) -> StoredCase:
 
 def triggers_now(bureau: Bureau, ref: str, now: datetime) -> list[str]:
     """The triggers a person may fire on the case now: on the case as it stands in law today,
-    after any lapse that has happened but that no sweep has recorded yet."""
+    after any lapse that has happened but that no sweep has recorded yet, and without the
+    extensions its clock rules refuse today."""
     stored = get_case(bureau, ref)
     case_type = bureau.case_type(stored.case.type)
-    lapses = lapses_due(case_type, stored.case, legal_date(now), bureau.calendar)
+    today = legal_date(now)
+    lapses = lapses_due(case_type, stored.case, today, bureau.calendar)
     case = lapses[-1].case if lapses else stored.case
-    return allowed_triggers(case_type, case.state, attrs=case.attrs, cycles=case.cycles)
+    return allowed_triggers(case_type, case.state, attrs=case.attrs, cycles=case.cycles,
+                            on=today)
 
 
 def timeline(bureau: Bureau, ref: str) -> list[dict[str, object]]:

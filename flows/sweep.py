@@ -75,8 +75,13 @@ class SweepReport:
         }
 
 
-def sweep(bureau: Bureau, now: datetime, *, route_for: RouteFor = default_route) -> SweepReport:
-    """Enforce every statutory clock at ``now``; idempotent for the same ``now``."""
+def sweep(
+    bureau: Bureau, now: datetime, *, recorded_at: datetime | None = None,
+    route_for: RouteFor = default_route,
+) -> SweepReport:
+    """Enforce every statutory clock at ``now``; idempotent for the same ``now``. What it
+    records is stamped ``recorded_at``, the real time (default ``now``)."""
+    recorded_at = now if recorded_at is None else recorded_at
     report = SweepReport(now)
     with bureau.one_connection():
         for _ in range(MAX_PASSES):
@@ -90,8 +95,8 @@ def sweep(bureau: Bureau, now: datetime, *, route_for: RouteFor = default_route)
                 for key, group in groupby(rungs, key=lambda e: (e.ref, e.clock, e.cycle))
             ]
             for start in range(0, len(groups), CYCLES_PER_TRANSACTION):
-                _record_rungs(bureau, groups[start:start + CYCLES_PER_TRANSACTION], now, route_for,
-                              report)
+                _record_rungs(bureau, groups[start:start + CYCLES_PER_TRANSACTION], now,
+                              recorded_at, route_for, report)
             # every batch locks cases in case-id order (rungs are written in key order too), so
             # two sweeps running at once on PostgreSQL cannot deadlock each other
             case_ids = {g.ref: g.case_id for g in gathered}
@@ -99,7 +104,7 @@ def sweep(bureau: Bureau, now: datetime, *, route_for: RouteFor = default_route)
             applied = 0
             for start in range(0, len(lapses), CASES_PER_TRANSACTION):
                 applied += _apply_lapses(bureau, lapses[start:start + CASES_PER_TRANSACTION], now,
-                                         report)
+                                         recorded_at, report)
             if not applied:
                 break
     return report
@@ -127,12 +132,14 @@ def _clocks(bureau: Bureau, gathered: list[GatheredCycle]) -> list[ClockOnCase]:
 
 
 def _apply_lapses(
-    bureau: Bureau, lapses: list[Lapse], now: datetime, report: SweepReport
+    bureau: Bureau, lapses: list[Lapse], now: datetime, recorded_at: datetime,
+    report: SweepReport,
 ) -> int:
     """Fire the lapses' system triggers, dated the periods' last days."""
     acts = [services.SystemAct(x.ref, x.trigger, x.effective_on) for x in lapses]
     applied = 0
-    for lapse, result in zip(lapses, services.apply_system_acts(bureau, acts, now=now),
+    for lapse, result in zip(lapses, services.apply_system_acts(bureau, acts, now=now,
+                                                                          recorded_at=recorded_at),
                              strict=True):
         if isinstance(result, CaseflowError):  # e.g. the case moved on meanwhile
             report.failures.append({"ref": lapse.ref, "clock": lapse.clock,
@@ -148,6 +155,7 @@ def _record_rungs(
     bureau: Bureau,
     groups: list[tuple[GatheredCycle, list[Escalation]]],
     now: datetime,
+    recorded_at: datetime,
     route_for: RouteFor,
     report: SweepReport,
 ) -> None:
@@ -155,7 +163,7 @@ def _record_rungs(
     rows = [
         {"case_id": gathered.case_id, "clock": r.clock, "cycle": r.cycle, "rung": r.rung.value,
          "reached_on": r.reached_on, "due_on": r.due_on, "alerted": r.alert,
-         "caught_up": r.caught_up, "recorded_at": now}
+         "caught_up": r.caught_up, "recorded_at": recorded_at}
         for gathered, rungs in groups
         for r in rungs
     ]
@@ -174,7 +182,7 @@ def _record_rungs(
                 if rung.alert:
                     alerts.extend(
                         _alert_row(escalation_id, gathered, rung, spec.label, spec.basis, role,
-                                   route_for(role, gathered.department), now)
+                                   route_for(role, gathered.department), now, recorded_at)
                         for role in recipients(rung.rung)
                     )
         queued = deadlines.queue_alerts(uow.connection, alerts)
@@ -196,6 +204,7 @@ def _alert_row(
     role: str,
     route: str,
     now: datetime,
+    recorded_at: datetime,
 ) -> dict[str, Any]:
     key = f"{gathered.ref}:{rung.clock}:{rung.cycle}:{rung.rung.value}:{role}"
     return {
@@ -217,6 +226,6 @@ def _alert_row(
         },
         "status": "pending",
         "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
+        "next_attempt_at": recorded_at,
+        "created_at": recorded_at,
     }

@@ -36,6 +36,19 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def sqlite_file(url: str) -> str | None:
+    """The file a SQLite URL names, or None (another database, memory, a ``file:`` URI, or a
+    URL that does not parse: opening it says what is wrong)."""
+    try:
+        parsed = sa.engine.make_url(normalize_url(url))
+    except sa.exc.ArgumentError:
+        return None
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return None if database.startswith("file:") else database
+
+
 def _json_dumps(value: Any) -> str:
     # orjson: ~5x faster than the standard library on the hot path (attributes, clock changes)
     return orjson.dumps(value).decode()

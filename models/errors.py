@@ -2,9 +2,11 @@
 
     CaseflowError
     ├── NotFound
-    │   └── CaseNotFound        no case with that reference
+    │   ├── CaseNotFound        no case with that reference
+    │   └── NoDatabase          a command that only reads, given a SQLite file that is not there
     ├── Conflict                another writer got there first (stale --expect-version)
     ├── SchemaMissing           the database has not been migrated
+    │   └── NotCaseflowDatabase a file that is no database, or another application's database
     ├── DatabaseUnavailable     the URL cannot be used, or the database cannot be reached
     └── IntegrityFailure        the event hash chain does not verify
 """
@@ -27,6 +29,14 @@ class Conflict(CaseflowError):
 
 class SchemaMissing(InvalidInput):
     code = "schema_missing"
+
+
+class NotCaseflowDatabase(SchemaMissing):
+    code = "not_a_caseflow_database"
+
+
+class NoDatabase(NotFound):
+    code = "no_database"
 
 
 class IntegrityFailure(CaseflowError):

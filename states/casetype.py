@@ -6,7 +6,7 @@ nothing else, so adding a case type means writing one more declaration, not touc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -241,7 +241,7 @@ class ClockNeed:
     def applies(self, event_attrs: Mapping[str, object]) -> bool:
         return all(str(event_attrs.get(k)) in v for k, v in self.when.items())
 
-    def holds(self, cycles: tuple[Cycle, ...], on: date) -> bool:
+    def holds(self, cycles: Sequence[Cycle], on: date) -> bool:
         latest = next((c for c in reversed(cycles) if c.clock == self.clock), None)
         if latest is None:
             return False

@@ -10,7 +10,7 @@ the event) is computed from the declarations by pure functions around it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -178,12 +178,15 @@ def allowed_triggers(
     *,
     by_system: bool = False,
     attrs: Mapping[str, object] | None = None,
-    cycles: tuple[Cycle, ...] | None = None,
+    cycles: Sequence[Cycle] | None = None,
+    on: date | None = None,
 ) -> list[str]:
     """The triggers that may fire from ``state``; a person never fires system triggers.
 
     With the case's ``attrs``, triggers whose attribute requirements fail are left out too
     (no conversion of an ordinary case, no extension where the clock cannot be extended).
+    With its ``cycles`` and the date ``on``, so is an extension its clock rule refuses on that
+    date: the clock not running, extended as often or as far as allowed, or already lapsed.
     """
     names = machine_for(case_type).get_triggers(state)
     allowed = []
@@ -195,8 +198,21 @@ def allowed_triggers(
             continue
         if cycles is not None and not _clocks_allow(spec, cycles):
             continue
+        if (spec.extends is not None and cycles is not None and on is not None
+                and not _extendable(case_type, spec.extends, cycles, on)):
+            continue
         allowed.append(name)
     return sorted(allowed)
+
+
+def _extendable(case_type: CaseType, clock: str, cycles: Sequence[Cycle], on: date) -> bool:
+    """Whether `states.clocks.extend` would extend ``clock``'s latest cycle on ``on`` (by a
+    day: the length asked for is known only when the trigger is fired)."""
+    rule = case_type.clock_map[clock].extension
+    latest = next((c for c in reversed(cycles) if c.clock == clock), None)
+    return (rule is not None and latest is not None and latest.live
+            and latest.extensions < rule.times and latest.extended_days < rule.max_days
+            and not latest.past_due(on))
 
 
 def _attrs_allow(case_type: CaseType, spec: TransitionSpec, attrs: Mapping[str, object]) -> bool:
@@ -208,7 +224,7 @@ def _attrs_allow(case_type: CaseType, spec: TransitionSpec, attrs: Mapping[str, 
     return all(str(attrs.get(key)) in values for key, values in required.items())
 
 
-def _clocks_allow(spec: TransitionSpec, cycles: tuple[Cycle, ...]) -> bool:
+def _clocks_allow(spec: TransitionSpec, cycles: Sequence[Cycle]) -> bool:
     """Whether the clock conditions that hold whatever the event's attributes are met (a
     condition on an attribute, such as termination on ground 5, leaves the trigger listed)."""
     return all(

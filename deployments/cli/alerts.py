@@ -66,7 +66,7 @@ def list_(
     """List the outbox's alerts: case, clock, rung, recipient, status, attempts, last error."""
     from flows.delivery import list_alerts
 
-    docs = list_alerts(runtime(ctx).bureau, failed=failed, limit=limit)
+    docs = list_alerts(runtime(ctx, reading=True).bureau, failed=failed, limit=limit)
     if as_json:
         emit_json(docs)
         return

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from typer.core import TyperCommand
 
 from deployments.cli.output import emit_json, json_option
-from deployments.cli.parsing import parse_date, parse_days, parse_unit
+from deployments.cli.parsing import WHOLE_NUMBER, parse_date, parse_days, parse_unit
 from deployments.cli.state import runtime
 from states.calendar import FIRST_YEAR, LAST_YEAR
 from states.errors import CalendarRangeError, InvalidCalendarData
@@ -19,7 +20,21 @@ app = typer.Typer(help="China's official working-day calendar (法定工作日) 
                   no_args_is_help=True)
 
 
-@app.command("add")
+class _NumberArgument(TyperCommand):
+    """Click reads ``-5`` as an option, and would answer "No such option"; it is N, and N is
+    judged as N (`parse_days`), as after ``--``."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except typer.TyperException as error:  # typer's own click: NoSuchOption
+            name = getattr(error, "option_name", "")
+            if type(error).__name__ == "NoSuchOption" and WHOLE_NUMBER.fullmatch(name):
+                parse_days(name)  # out of range: raises
+            raise
+
+
+@app.command("add", cls=_NumberArgument)
 def add(
     ctx: typer.Context,
     start: str = typer.Argument(..., metavar="DATE", help="Start date (not counted), YYYY-MM-DD."),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,7 +15,7 @@ from deployments.cli.output import (
     emit_json,
     json_option,
 )
-from deployments.cli.parsing import parse_date, parse_instant, parse_settings
+from deployments.cli.parsing import parse_date, parse_instant, parse_settings, parse_user
 from deployments.cli.state import runtime
 from states.calendar import legal_date
 
@@ -25,23 +24,6 @@ app = typer.Typer(help="Cases (案件): open, advance, show, timeline, list, ver
 
 SET_HELP = "An attribute, KEY=VALUE (repeatable)."
 BY_HELP = "Who acts (default: the operating-system user)."
-
-
-def _user(by: str | None) -> str:
-    if not by:
-        try:
-            return getpass.getuser()
-        except Exception:  # no user name in this environment: still record something honest
-            return "unknown"
-    from models.tables import events
-
-    longest = events.c.by.type.length  # the column it is recorded in (VARCHAR(80))
-    name = by.strip()
-    if not name or len(name) > longest or not name.isprintable():
-        # PostgreSQL refuses a longer value mid-transaction (a traceback), SQLite would keep it
-        raise UsageProblem(f"--by {by!r} is not a user name",
-                           [f"1..{longest} printable characters"])
-    return name
 
 
 def _texts(**flags: Sequence[str] | None) -> None:
@@ -95,7 +77,7 @@ def open_(
     from flows import services
 
     _texts(TYPE=type_name, **{"--ref": ref, "--set": settings})
-    user = _user(by)
+    user = parse_user(by)
     rt = runtime(ctx)
     day = parse_date(on, "--on")
     attrs = parse_settings(settings)
@@ -115,7 +97,7 @@ def advance(
     settings: list[str] = typer.Option(None, "--set", metavar="KEY=VALUE", help=SET_HELP),
     reason: str = typer.Option(None, "--reason", metavar="TEXT", help="Why (理由)."),
     by: str = typer.Option(None, "--by", metavar="USER", help=BY_HELP),
-    expect_version: int = typer.Option(None, "--expect-version", metavar="N",
+    expect_version: int = typer.Option(None, "--expect-version", metavar="N", min=1,
                                        help="Refuse (exit 5) unless the case is at version N."),
     as_json: bool = json_option(),
 ) -> None:
@@ -123,7 +105,7 @@ def advance(
     from flows import services
 
     _texts(REF=ref, TRIGGER=trigger, **{"--set": settings, "--reason": reason})
-    user = _user(by)
+    user = parse_user(by)
     rt = runtime(ctx)
     day = parse_date(on, "--on") if on is not None else None
     attrs = parse_settings(settings)
@@ -145,7 +127,7 @@ def show(
     from flows import services
 
     _texts(REF=ref)
-    rt = runtime(ctx)
+    rt = runtime(ctx, reading=True)
     now = parse_instant(now_text, rt.now())
     _print_case(ctx, services.get_case(rt.bureau, ref), now, as_json)
 
@@ -160,7 +142,7 @@ def triggers(
     from flows import services
 
     _texts(REF=ref)
-    rt = runtime(ctx)
+    rt = runtime(ctx, reading=True)
     names = services.triggers_now(rt.bureau, ref, rt.now())
     if as_json:
         emit_json(names)
@@ -183,7 +165,7 @@ def timeline(
     from flows.views import event_json
 
     _texts(REF=ref)
-    entries = [event_json(row) for row in services.timeline(runtime(ctx).bureau, ref)]
+    entries = [event_json(row) for row in services.timeline(runtime(ctx, reading=True).bureau, ref)]
     if as_json:
         emit_json(entries)
         return
@@ -215,7 +197,7 @@ def list_(
     from flows.views import case_json
 
     _texts(**{"--type": type_name, "--state": state})
-    rt = runtime(ctx)
+    rt = runtime(ctx, reading=True)
     now = parse_instant(now_text, rt.now())
     judged_on = legal_date(now)
     found = services.list_cases(rt.bureau, case_type=type_name, state=state,
@@ -248,7 +230,7 @@ def verify(
         raise UsageProblem("give either REF or --all", ["caseflow case verify REF",
                                                          "caseflow case verify --all"])
     _texts(REF=ref)
-    checks = services.verify(runtime(ctx).bureau, None if every else ref)
+    checks = services.verify(runtime(ctx, reading=True).bureau, None if every else ref)
     broken = [c for c in checks if not c.ok]
     if as_json:
         emit_json({"ok": not broken, "checked": len(checks),

@@ -8,7 +8,6 @@ stderr when stderr is a terminal or the file is long, never to stdout.
 
 from __future__ import annotations
 
-import getpass
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -19,21 +18,13 @@ from typing import TYPE_CHECKING
 import typer
 
 from deployments.cli.output import EXIT_RULE, emit_json, json_option
+from deployments.cli.parsing import parse_user
 from deployments.cli.state import runtime
 
 if TYPE_CHECKING:
     from flows.importer import ImportReport
 
 LONG_IMPORT = 10_000  # records from which a progress bar is shown even off a terminal
-
-
-def _operator(by: str | None) -> str:
-    if by:
-        return by
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in this environment: still record something honest
-        return "unknown"
 
 
 @contextmanager
@@ -95,13 +86,14 @@ def _import(
 ) -> None:
     from flows import importer
 
+    user = parse_user(by)
     rt = runtime(ctx)
     total = importer.count_records(path)  # an unreadable file stops here, before the database
     now = rt.now()
     bureau = rt.bureau
     with _progress(total) as progress:
         report = importer.import_file(bureau, path, now=now, dry_run=dry_run,
-                                      by=_operator(by), progress=progress,
+                                      by=user, progress=progress,
                                       workers=importer.default_workers(total))
     if as_json:
         emit_json(report.to_json())

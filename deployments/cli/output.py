@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,11 @@ EXIT_CODES: tuple[tuple[type[CaseflowError], int], ...] = (
 )
 
 
+# The one error line on stderr is cut to this many characters (`readable`).
+MAX_ERROR_LINE = 300
+_LONG_WORD = re.compile(r"\S{61,}")
+
+
 def exit_code(error: CaseflowError) -> int:
     for family, code in EXIT_CODES:
         if isinstance(error, family):
@@ -56,7 +62,7 @@ def fail(error: CaseflowError, *, as_json: bool) -> None:
     line = error.message
     if error.allowed:
         line += " (allowed: " + ", ".join(error.allowed) + ")"
-    sys.stderr.write(f"caseflow: {_one_line(line)}\n")
+    sys.stderr.write(f"caseflow: {readable(_one_line(line))}\n")
     if as_json:
         emit_json({"error": error.to_json()})
     raise SystemExit(exit_code(error))
@@ -84,7 +90,7 @@ def fail_usage(error: typer.TyperException, *, as_json: bool) -> None:
     if as_json:
         emit_json({"error": {"code": "usage", "message": message + see, "allowed": allowed}})
     line = message + (" (allowed: " + ", ".join(allowed) + ")" if allowed else "") + see
-    sys.stderr.write(f"caseflow: {line}\n")
+    sys.stderr.write(f"caseflow: {readable(line)}\n")
     raise SystemExit(EXIT_USAGE)
 
 
@@ -97,6 +103,20 @@ def _subcommands(ctx: Any) -> list[str]:
 def _one_line(text: str) -> str:
     """The contract's error is one line on stderr, whatever the message carries."""
     return " ".join(text.split())
+
+
+def readable(line: str) -> str:
+    """An error line a person can read: a line longer than `MAX_ERROR_LINE` has the long
+    values it quotes (a pasted document, a path) cut in their middle, then, if it is still too
+    long, its own middle, keeping its start (what was wrong) and its end (what is allowed).
+    ``--json`` keeps the whole message."""
+    if len(line) <= MAX_ERROR_LINE:
+        return line
+    line = _LONG_WORD.sub(lambda m: f"{m[0][:40]}…{m[0][-12:]}", line)
+    if len(line) <= MAX_ERROR_LINE:
+        return line
+    tail = MAX_ERROR_LINE // 3
+    return f"{line[:MAX_ERROR_LINE - tail - 3]} … {line[-tail:]}"
 
 
 def json_option() -> Any:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import getpass
 import re
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from deployments.cli.output import UsageProblem
-from states.calendar import SHANGHAI, Unit
+from states.calendar import FIRST_YEAR, SHANGHAI, Unit
 
 # `date.fromisoformat` (3.11+) also takes 20240927, 2024-W39-5 and non-ASCII digits; the contract's
 # dates are YYYY-MM-DD only. `int()` likewise takes " 5", "5_0" and "٥".
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+# How far a `--now` may run ahead of this machine's clock: another machine's clock (a scheduler,
+# a clerk's laptop) may be a little ahead. Beyond it, a sweep would record lapses and rungs that
+# have not happened yet.
+CLOCK_SKEW = timedelta(minutes=5)
+# No case has an event before the calendar's first year (`case open` refuses it).
+EARLIEST_NOW = datetime(FIRST_YEAR, 1, 1, tzinfo=SHANGHAI)
 
 
 def parse_date(text: str, what: str = "DATE") -> date:
@@ -24,7 +31,7 @@ def parse_date(text: str, what: str = "DATE") -> date:
 
 
 def parse_days(text: str, *, low: int = 1, high: int = 3650, what: str = "N") -> int:
-    if not _WHOLE_NUMBER.fullmatch(text):
+    if not WHOLE_NUMBER.fullmatch(text):
         raise UsageProblem(f"{what} {text!r} is not a whole number", [f"{low}..{high}"])
     days = int(text)
     if not low <= days <= high:
@@ -53,11 +60,12 @@ def parse_settings(pairs: list[str] | None) -> dict[str, str]:
     return values
 
 
-def parse_instant(text: str | None, default: datetime) -> datetime:
+def parse_instant(text: str | None, now: datetime) -> datetime:
     """``--now``: ISO 8601 with offset; without one it is Asia/Shanghai time, and a bare date
-    is the start of that legal day."""
+    is the start of that legal day. ``now`` is the real time: the default, and the latest
+    instant allowed (give or take `CLOCK_SKEW`)."""
     if text is None:
-        return default
+        return now
     try:
         if len(text) == 10:
             instant = datetime.combine(date.fromisoformat(text), time.min)
@@ -70,4 +78,34 @@ def parse_instant(text: str | None, default: datetime) -> datetime:
         ) from None
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=SHANGHAI)
+    latest = now + CLOCK_SKEW
+    shown = latest.astimezone(SHANGHAI).replace(microsecond=0)
+    allowed = [f"{EARLIEST_NOW.isoformat()}..{shown.isoformat()}"]
+    # compared as they are: an instant near 0001-01-01 or 9999-12-31 cannot be converted to
+    # another offset without overflowing
+    if instant > latest:
+        raise UsageProblem(f"--now {text!r} is later than the real time; caseflow judges and "
+                           "records nothing ahead of the clock", allowed)
+    if instant < EARLIEST_NOW:
+        raise UsageProblem(f"--now {text!r} is before {FIRST_YEAR}, the calendar's first year",
+                           allowed)
     return instant
+
+
+def parse_user(by: str | None) -> str:
+    """``--by USER``: who acts, recorded on every event; by default the operating-system user.
+    An empty or blank name, or one too long for the events' column, is a usage error."""
+    if by is None:
+        try:
+            return getpass.getuser()
+        except Exception:  # no user name in this environment: still record something honest
+            return "unknown"
+    from models.tables import events
+
+    longest = events.c.by.type.length  # the column it is recorded in (VARCHAR(80))
+    name = by.strip()
+    if not name or len(name) > longest or not name.isprintable():
+        # PostgreSQL refuses a longer value mid-transaction (a traceback), SQLite would keep it
+        raise UsageProblem(f"--by {by!r} is not a user name",
+                           [f"1..{longest} printable characters"])
+    return name

@@ -56,7 +56,8 @@ def sweep(
     else:
         from flows.sweep import sweep as run_sweep
 
-        report = run_sweep(rt.bureau, now).to_json()
+        # judged at --now, recorded at the real time of recording
+        report = run_sweep(rt.bureau, now, recorded_at=rt.now()).to_json()
     if as_json:
         emit_json(report)
         return

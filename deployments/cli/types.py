@@ -76,9 +76,12 @@ def show(
     as_mermaid: bool = typer.Option(False, "--mermaid", help="Print the state diagram as Mermaid."),
     as_json: bool = json_option(),
 ) -> None:
-    """Show one case type; with --mermaid, its state diagram as Mermaid text."""
+    """Show one case type; with --mermaid, its state diagram as Mermaid text (with --json:
+    ``{"type", "mermaid"}``)."""
     case_type = runtime(ctx).case_type(name)
-    if as_mermaid:
+    if as_mermaid and as_json:
+        emit_json({"type": case_type.name, "mermaid": mermaid(case_type)})
+    elif as_mermaid:
         typer.echo(mermaid(case_type), nl=False)
     elif as_json:
         emit_json(describe(case_type))

@@ -1,22 +1,26 @@
-"""Bad input to `caseflow case …`, through the installed console script, on a populated store.
+"""Bad input to caseflow, through the installed console script, on a populated store.
 
 For every entry of the corpus: the contract's exit code; one line on stderr saying what was
-wrong (no traceback); with --json exactly one `{"error": {"code", "message", "allowed"}}` on
-stdout, without it nothing on stdout; and the database exactly as it was.
+wrong (no traceback), of a readable length; with --json exactly one
+`{"error": {"code", "message", "allowed"}}` on stdout, without it nothing on stdout; and the
+database exactly as it was.
 
 The store holds cases in many states, built once per backend through the services. SQLite runs
-the whole corpus, each entry on its own copy of the file, compared with the original both row by
-row and byte for byte (after a WAL checkpoint); PostgreSQL runs a representative subset on one
-schema, every table (and sequence) dumped before and after each entry.
+each entry on its own copy of the file, compared with the original both row by row and byte for
+byte (after a WAL checkpoint), side by side. PostgreSQL runs the corpus (with --json) on one
+schema, one entry after another, every table (and sequence) dumped after each entry. Some
+entries give the command another database than the store (`Bad.db`): a file of random bytes,
+another application's database, a mistyped path; that one must be left as it was too.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -41,9 +45,23 @@ class Bad(NamedTuple):
     code: int
     names: str  # what was wrong: the error's message must name it
     allowed: str | None = None  # something the error must offer as allowed
+    db: str = "store"  # the database given to the command: the store, or one of TARGETS
+    files: Mapping[str, bytes] | None = None  # written to the working folder first
 
+
+# The databases an entry may be given instead of the store (SQLite files in its folder; on
+# PostgreSQL "foreign" is a schema of its own, and the files have no counterpart).
+RANDOM, FOREIGN, MISSING = "random", "foreign", "missing"
+TARGETS = {RANDOM: "random-bytes", FOREIGN: "notes.db", MISSING: "mistyped.db"}
+SQLITE_ONLY = {RANDOM, MISSING}
+RANDOM_BYTES = random.Random(12).randbytes(8192)  # NUL bytes included
 
 FUTURE = (legal_date(datetime.now(UTC)) + timedelta(days=3)).isoformat()
+AHEAD = (datetime.now(UTC) + timedelta(hours=1)).isoformat()  # beyond the 5 minutes of skew
+LATEST, EARLIEST = "9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"
+NOW_RANGE = "2000-01-01T00:00:00+08:00.."
+GOOD_RECORD = json.dumps({"type": "complaint", "on": "2024-09-02"}).encode() + b"\n"
+LONGEST_LINE = 300 + len("caseflow: ")
 ADV = ["case", "advance"]
 
 
@@ -204,22 +222,89 @@ CORPUS: dict[str, Bad] = {
                                               "2024-10-10"), RULE, "simplified"),
     "extension after the lapse": Bad(adv("RC-LAPSED", "extend", "--on", "2024-06-03",
                                          "--set", "days=10"), RULE, "lapsed"),
+    # -- issue 12: --now ahead of the clock or out of range (2) -------------------------------
+    "sweep ahead of the clock": Bad(["sweep", "--now", AHEAD], USAGE, AHEAD, NOW_RANGE),
+    "sweep on a later date": Bad(["sweep", "--now", FUTURE], USAGE, FUTURE, NOW_RANGE),
+    "sweep at the last instant": Bad(["sweep", "--now", LATEST], USAGE, LATEST, NOW_RANGE),
+    "sweep at the first instant": Bad(["sweep", "--now", EARLIEST], USAGE, EARLIEST,
+                                      NOW_RANGE),
+    "sweep before 2000": Bad(["sweep", "--now", "1999-12-31"], USAGE, "1999-12-31", NOW_RANGE),
+    "show ahead of the clock": Bad(["case", "show", "RC-REVIEW", "--now", AHEAD], USAGE, AHEAD,
+                                   NOW_RANGE),
+    "show at the last instant": Bad(["case", "show", "RC-REVIEW", "--now", LATEST], USAGE,
+                                    LATEST, NOW_RANGE),
+    "show at the first instant": Bad(["case", "show", "RC-REVIEW", "--now", EARLIEST], USAGE,
+                                     EARLIEST, NOW_RANGE),
+    "list ahead of the clock": Bad(["case", "list", "--overdue", "--now", FUTURE], USAGE,
+                                   FUTURE, NOW_RANGE),
+    "list at the last instant": Bad(["case", "list", "--now", LATEST], USAGE, LATEST,
+                                    NOW_RANGE),
+    "list at the first instant": Bad(["case", "list", "--now", EARLIEST], USAGE, EARLIEST,
+                                     NOW_RANGE),
+    # -- issue 12: smaller ones (2) -----------------------------------------------------------
+    "--by empty on open": Bad(["case", "open", "complaint", "--on", "2024-09-27", "--by", ""],
+                              USAGE, "--by", "1..80"),
+    "--by empty on advance": Bad(adv("RC-REVIEW", "send_copy", "--on", "2024-10-10", "--by",
+                                     ""), USAGE, "--by", "1..80"),
+    "--by empty on import": Bad(["case", "import", "cases.jsonl", "--by", ""], USAGE, "--by",
+                                "1..80", files={"cases.jsonl": GOOD_RECORD}),
+    "--expect-version -1": Bad(adv("RC-REVIEW", "send_copy", "--on", "2024-10-10",
+                                   "--expect-version", "-1"), USAGE, "--expect-version"),
+    "--expect-version 0": Bad(adv("RC-REVIEW", "send_copy", "--on", "2024-10-10",
+                                  "--expect-version", "0"), USAGE, "--expect-version"),
+    "calendar add a negative N": Bad(["calendar", "add", "2024-09-27", "-5", "--unit",
+                                      "working"], USAGE, "-5", "1..3650"),
+    "import a binary file": Bad(["case", "import", "data.bin"], USAGE,
+                                "neither CSV nor JSON Lines", "JSON Lines (UTF-8)",
+                                files={"data.bin": RANDOM_BYTES}),
+    "a REF of 2,000 characters": Bad(["case", "show", "R" * 2000], NOT_FOUND, "no case",
+                                     "caseflow case list"),
+    "an option of 1,000 characters": Bad(["case", "list", "--" + "x" * 1000], USAGE,
+                                         "No such option", "--type"),
+    # -- issue 12: a file that is no database, another application's, none at all -----------
+    "list on random bytes": Bad(["case", "list"], USAGE, "not a caseflow database",
+                                "--db URL of a caseflow database", db=RANDOM),
+    "open on random bytes": Bad(["case", "open", "complaint", "--on", "2024-09-27"], USAGE,
+                                "not a caseflow database", db=RANDOM),
+    "db upgrade of random bytes": Bad(["db", "upgrade"], USAGE, "not a caseflow database",
+                                      db=RANDOM),
+    "list on another application's database": Bad(["case", "list"], USAGE,
+                                                  "no caseflow schema", db=FOREIGN),
+    "open on another application's database": Bad(
+        ["case", "open", "complaint", "--on", "2024-09-27"], USAGE, "no caseflow schema",
+        db=FOREIGN),
+    "sweep on another application's database": Bad(["sweep"], USAGE, "no caseflow schema",
+                                                   db=FOREIGN),
+    "list on a mistyped path": Bad(["case", "list"], NOT_FOUND, "no database",
+                                   "caseflow db upgrade", db=MISSING),
+    "show on a mistyped path": Bad(["case", "show", "RC-REVIEW"], NOT_FOUND, "no database",
+                                   db=MISSING),
+    "triggers on a mistyped path": Bad(["case", "triggers", "RC-REVIEW"], NOT_FOUND,
+                                       "no database", db=MISSING),
+    "timeline on a mistyped path": Bad(["case", "timeline", "RC-REVIEW"], NOT_FOUND,
+                                       "no database", db=MISSING),
+    "verify on a mistyped path": Bad(["case", "verify", "--all"], NOT_FOUND, "no database",
+                                     db=MISSING),
+    "alerts list on a mistyped path": Bad(["alerts", "list"], NOT_FOUND, "no database",
+                                          db=MISSING),
+}
+# SQLite only: `db upgrade` is how a PostgreSQL database shared with others gets caseflow's
+# schema, but a SQLite file is one application's (and would be switched to WAL)
+SQLITE_CORPUS = {
+    "db upgrade of another application's file": Bad(["db", "upgrade"], USAGE,
+                                                    "no caseflow schema", db=FOREIGN),
 }
 
-# PostgreSQL: every exit code, and the refusals that reach the store (where the two differ).
-PG_SUBSET = [
-    "advance unknown ref", "unknown trigger", "accept twice", "ground 11",
-    "deny without reason", "advance in the future", "backdated before the last event",
-    "stale --expect-version", "open with a taken ref", "second extension of a complaint",
-    "extension after the lapse", "--by too long", "--set not UTF-8",
-]
+# PostgreSQL: every entry whose database has a PostgreSQL counterpart.
+PG_CORPUS = [name for name, bad in CORPUS.items() if bad.db not in SQLITE_ONLY]
+SQLITE_ALL = {**CORPUS, **SQLITE_CORPUS}
 
 
 def test_the_corpus_is_large_and_covers_every_code():
-    assert len(CORPUS) >= 50
+    assert len(CORPUS) >= 90
     assert {bad.code for bad in CORPUS.values()} == {USAGE, RULE, NOT_FOUND, CONFLICT}
-    assert set(PG_SUBSET) <= set(CORPUS)
-    assert {CORPUS[name].code for name in PG_SUBSET} == {USAGE, RULE, NOT_FOUND, CONFLICT}
+    assert {CORPUS[name].code for name in PG_CORPUS} == {USAGE, RULE, NOT_FOUND, CONFLICT}
+    assert {bad.db for bad in SQLITE_ALL.values()} == {"store", *TARGETS}
 
 
 # -- the store --------------------------------------------------------------------------------
@@ -310,6 +395,26 @@ class Store(NamedTuple):
     dump: dict[str, list[tuple[Any, ...]]]
     path: Path | None = None  # SQLite: the original, copied for every entry
     content: bytes = b""
+    foreign: str = ""  # PostgreSQL: a schema of another application's
+
+
+def schema_url(pg_url: str, schema: str) -> str:
+    parts = urlsplit(pg_url)
+    query = parse_qs(parts.query)
+    query["options"] = [f"-csearch_path={schema}"]
+    return urlunsplit(parts._replace(query=urlencode(query, doseq=True, quote_via=quote)))
+
+
+def other_application(url: str) -> None:
+    """Another application's database: one table of its own, and no caseflow schema. Made
+    with a plain engine: ours would put a SQLite file in WAL mode."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+            connection.exec_driver_sql("INSERT INTO notes (id, body) VALUES (1, '笔记')")
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -324,15 +429,15 @@ def sqlite_store(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture(scope="module")
 def pg_store(pg_url: str) -> Iterator[Store]:
-    """A schema of this module's own on the test server (pg_url skips where there is none)."""
-    schema = f"cf_bad_{uuid.uuid4().hex[:10]}"
+    """Schemas of this module's own on the test server (pg_url skips where there is none):
+    the store, and another application's."""
+    suffix = uuid.uuid4().hex[:10]
+    schema, foreign = f"cf_bad_{suffix}", f"cf_foreign_{suffix}"
     admin = create_engine(pg_url)
     with admin.begin() as connection:
         connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    parts = urlsplit(pg_url)
-    query = parse_qs(parts.query)
-    query["options"] = [f"-csearch_path={schema}"]
-    url = urlunsplit(parts._replace(query=urlencode(query, doseq=True, quote_via=quote)))
+        connection.exec_driver_sql(f'CREATE SCHEMA "{foreign}"')
+    url = schema_url(pg_url, schema)
     try:
         engine = create_engine(url)
         upgrade(engine)
@@ -340,49 +445,90 @@ def pg_store(pg_url: str) -> Iterator[Store]:
             assert connection.exec_driver_sql("SELECT current_schema()").scalar() == schema
         engine.dispose()
         populate(url)
-        yield Store(url, dump(url))
+        other_application(schema_url(pg_url, foreign))
+        yield Store(url, dump(url), foreign=schema_url(pg_url, foreign))
     finally:
         with admin.begin() as connection:
             connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+            connection.exec_driver_sql(f'DROP SCHEMA "{foreign}" CASCADE')
         admin.dispose()
 
 
-# -- the checks -------------------------------------------------------------------------------
+# -- running the corpus -----------------------------------------------------------------------
 
 
 def with_json(args: list[str]) -> list[str]:
     return [*args, "--json"]
 
 
-def run_both(run_in: Any, url: str, args: list[str], folder: Path) -> tuple[Any, Any]:
-    """The command without and with --json, side by side."""
-    commands = [["--db", url, *args], ["--db", url, *with_json(args)]]
-    with ThreadPoolExecutor(2) as pool:
-        plain, as_json = pool.map(lambda a: run_in(a, folder), commands)
-    return plain, as_json
-
-
 class Outcome(NamedTuple):
-    """One corpus entry run on its own copy of the SQLite store."""
+    """One corpus entry, run without and with --json."""
 
-    plain: subprocess.CompletedProcess[str]
+    plain: subprocess.CompletedProcess[str] | None  # PostgreSQL: --json only (see below)
     as_json: subprocess.CompletedProcess[str]
-    dump: dict[str, list[tuple[Any, ...]]]  # the copy afterwards
-    content: bytes  # the copy's bytes afterwards, checkpointed
-    strays: list[str]  # files the command left in its working folder
+    before: dict[str, Any]  # the database the entry was given (and the store), before
+    after: dict[str, Any]  # and after
+    content: bytes = b""  # SQLite: the store copy's bytes afterwards, checkpointed
+    strays: tuple[str, ...] = ()  # SQLite: files the command left in its working folder
 
 
-def attempt(run_in: Any, store: Store, bad: Bad, folder: Path) -> Outcome:
+def write_files(bad: Bad, folder: Path) -> set[str]:
+    for name, content in (bad.files or {}).items():
+        (folder / name).write_bytes(content)
+    return set(bad.files or {})
+
+
+def file_state(path: Path) -> bytes | None:
+    return path.read_bytes() if path.exists() else None
+
+
+def attempt_sqlite(run_in: Any, store: Store, bad: Bad, folder: Path) -> Outcome:
+    """``bad`` on its own copy of the store, in a folder of its own."""
     assert store.path is not None
     path = folder / "store.db"
     shutil.copy(store.path, path)
+    expected = {"store.db", *write_files(bad, folder)}
     url = f"sqlite:///{path}"
+    target = folder / TARGETS.get(bad.db, "store.db")
+    if bad.db == RANDOM:
+        target.write_bytes(RANDOM_BYTES)
+    elif bad.db == FOREIGN:
+        other_application(f"sqlite:///{target}")
+    if bad.db != "store":
+        url = f"sqlite:///{target}"
+        expected.add(target.name)
+    before = {"target": file_state(target)} if bad.db != "store" else {}
     plain = run_in(["--db", url, *bad.args], folder)
     as_json = run_in(["--db", url, *with_json(bad.args)], folder)
-    after = dump(url)
-    content = checkpoint(path)
-    strays = sorted(p.name for p in folder.iterdir() if not p.name.startswith("store.db"))
-    return Outcome(plain, as_json, after, content, strays)
+    after = {"target": file_state(target)} if bad.db != "store" else {}
+    after["store"] = dump(f"sqlite:///{path}")
+    before["store"] = store.dump
+    # the store's own write-ahead log and index, if a command opened it, are not strays
+    strays = tuple(sorted(p.name for p in folder.iterdir()
+                          if p.name not in expected and not p.name.startswith("store.db-")))
+    return Outcome(plain, as_json, before, after, checkpoint(path), strays)
+
+
+def attempt_pg(run_in: Any, store: Store, bad: Bad, folder: Path,
+               before: dict[str, Any]) -> Outcome:
+    """``bad`` on the store's schema (or another application's), whose tables were ``before``
+    (the dump after the entry before it)."""
+    write_files(bad, folder)
+    url = store.foreign if bad.db == FOREIGN else store.url
+    if bad.db == FOREIGN:
+        before = {**before, "target": dump(url)}
+    as_json = run_in(["--db", url, *with_json(bad.args)], folder)
+    after = {"store": dump(store.url)}
+    if bad.db == FOREIGN:
+        after["target"] = dump(url)
+    return Outcome(None, as_json, before, after)
+
+
+def selected(request: pytest.FixtureRequest, test_name: str) -> list[str]:
+    return [
+        item.callspec.params["name"] for item in request.session.items
+        if getattr(item, "originalname", "") == test_name and item.module is request.module
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -392,30 +538,62 @@ def sqlite_outcomes(
 ) -> Iterator[dict[str, Future[Outcome]]]:
     """Every selected entry, started at once: each is a Python start-up or two, and the copies
     are independent, so they run side by side while the tests look at them one by one."""
-    wanted = [
-        item.callspec.params["name"] for item in request.session.items
-        if getattr(item, "originalname", "") == "test_bad_input_on_sqlite"
-        and item.module is request.module
-    ]
     with ThreadPoolExecutor(4) as pool:
         futures = {
-            name: pool.submit(attempt, run_in, sqlite_store, CORPUS[name],
+            name: pool.submit(attempt_sqlite, run_in, sqlite_store, SQLITE_ALL[name],
                               tmp_path_factory.mktemp("bad"))
-            for name in wanted
+            for name in selected(request, "test_bad_input_on_sqlite")
         }
         yield futures
         for future in futures.values():
             future.cancel()
 
 
+@pytest.fixture(scope="module")
+def pg_outcomes(
+    request: pytest.FixtureRequest, run_in: Any, pg_store: Store,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, Future[Outcome]]]:
+    """Every selected entry on the one schema, one after another, while the tests look: the
+    tables are dumped after each, so a change is pinned on the entry that made it."""
+    names = selected(request, "test_bad_input_on_postgresql")
+    futures: dict[str, Future[Outcome]] = {name: Future() for name in names}
+
+    def run_all() -> None:
+        before = {"store": pg_store.dump}
+        for name in names:
+            if not futures[name].set_running_or_notify_cancel():
+                continue
+            try:
+                outcome = attempt_pg(run_in, pg_store, CORPUS[name],
+                                     tmp_path_factory.mktemp("bad-pg"), before)
+            except BaseException as exc:  # the test of this entry reports it
+                futures[name].set_exception(exc)
+                before = {"store": dump(pg_store.url)}
+                continue
+            futures[name].set_result(outcome)
+            before = {"store": outcome.after["store"]}
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(run_all)
+        yield futures
+        for future in futures.values():
+            future.cancel()
+
+
+# -- the checks -------------------------------------------------------------------------------
+
+
 def error_line(done: subprocess.CompletedProcess[str], bad: Bad) -> str:
     assert done.returncode == bad.code, (
-        f"exit {done.returncode}, not {bad.code}: {done.stderr!r} {done.stdout[:300]!r}")
+        f"exit {done.returncode}, not {bad.code}: {done.stderr[-2000:]!r} "
+        f"{done.stdout[:300]!r}")
     assert "Traceback" not in done.stderr, done.stderr
     assert done.stderr.endswith("\n") and done.stderr.count("\n") == 1, (
         f"not one line: {done.stderr!r}")
     line = done.stderr.strip()
     assert line.startswith("caseflow: ") and len(line) > len("caseflow: ") + 5, line
+    assert len(line) <= LONGEST_LINE, f"{len(line)} characters: {line!r}"
     assert bad.names in line, f"{bad.names!r} not named in {line!r}"
     if bad.allowed is not None:
         assert bad.allowed in line, f"{bad.allowed!r} not offered in {line!r}"
@@ -423,8 +601,9 @@ def error_line(done: subprocess.CompletedProcess[str], bad: Bad) -> str:
 
 
 def check_refusal(plain: Any, as_json: Any, bad: Bad) -> None:
-    error_line(plain, bad)
-    assert plain.stdout == "", plain.stdout
+    if plain is not None:
+        error_line(plain, bad)
+        assert plain.stdout == "", plain.stdout
 
     error_line(as_json, bad)
     assert as_json.stdout.endswith("\n") and as_json.stdout.count("\n") == 1, as_json.stdout
@@ -446,26 +625,37 @@ def assert_unchanged(before: dict[str, Any], after: dict[str, Any]) -> None:
         assert after[name] == rows, f"table {name} changed"
 
 
-@pytest.mark.parametrize("name", list(CORPUS))
+def assert_same_databases(outcome: Outcome) -> None:
+    for which in ("store", "target"):
+        if which in outcome.before:
+            before, after = outcome.before[which], outcome.after[which]
+            if isinstance(before, dict):
+                assert_unchanged(before, after)
+            else:  # a file's bytes (or None: no file)
+                assert after == before, f"the {which} file changed (or appeared)"
+
+
+@pytest.mark.parametrize("name", list(SQLITE_ALL))
 def test_bad_input_on_sqlite(sqlite_outcomes: dict[str, Future[Outcome]], sqlite_store: Store,
                              name: str):
-    bad = CORPUS[name]
+    bad = SQLITE_ALL[name]
     outcome = sqlite_outcomes[name].result()
 
     check_refusal(outcome.plain, outcome.as_json, bad)
-    assert_unchanged(sqlite_store.dump, outcome.dump)
+    assert_same_databases(outcome)
     assert outcome.content == sqlite_store.content, "the database file changed"
-    assert outcome.strays == [], "the command left files behind"
+    assert outcome.strays == (), "the command left files behind"
 
 
+# On PostgreSQL each entry runs once, with --json: what the backend decides (the exit code, the
+# error, the store left as it was) shows there as well; the text-only variant differs from it
+# only in the output layer, checked on SQLite. That halves the corpus's time on PostgreSQL.
 @pytest.mark.postgres
-@pytest.mark.parametrize("name", PG_SUBSET)
-def test_bad_input_on_postgresql(run_in, pg_store: Store, tmp_path: Path, name: str):
+@pytest.mark.parametrize("name", PG_CORPUS)
+def test_bad_input_on_postgresql(pg_outcomes: dict[str, Future[Outcome]], pg_store: Store,
+                                 name: str):
     bad = CORPUS[name]
-    before = dump(pg_store.url)
-    assert_unchanged(pg_store.dump, before)  # the store is as it was built
+    outcome = pg_outcomes[name].result()
 
-    plain, as_json = run_both(run_in, pg_store.url, bad.args, tmp_path)
-
-    check_refusal(plain, as_json, bad)
-    assert_unchanged(before, dump(pg_store.url))
+    check_refusal(outcome.plain, outcome.as_json, bad)
+    assert_same_databases(outcome)

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from models.engine import create_engine
 from models.schema import HEAD, current_revision
+from states.calendar import legal_date
 
 CASE_KEYS = {"ref", "type", "state", "version", "opened_on", "closed_on", "attrs", "clocks"}
 CLOCK_KEYS = {"name", "cycle", "status", "started_on", "due_on", "paused_days", "extended_days",
@@ -467,16 +468,58 @@ def test_a_new_sqlite_file_gets_its_schema_by_itself(cli, tmp_path: Path):
     assert again.returncode == 0 and again.stderr == "", again.stderr
     assert again.stdout.strip() == f"schema at revision {HEAD}"
 
-    # no --db, no CASEFLOW_DB_URL: caseflow.db in the current folder
-    listed = cli(["case", "list", "--json"])
-    assert listed.returncode == 0, listed.stderr
-    assert json.loads(listed.stdout) == []
+    # no --db, no CASEFLOW_DB_URL: caseflow.db in the current folder. A command that only
+    # reads does not create it (a mistyped path would answer "no cases"); a writing one does.
     default = tmp_path / "caseflow.db"
+    listed = cli(["case", "list", "--json"])
+    assert listed.returncode == 4, listed.stderr
+    assert json.loads(listed.stdout)["error"]["code"] == "no_database"
+    assert "caseflow.db" in listed.stderr and listed.stderr.count("\n") == 1, listed.stderr
+    assert not default.exists()
+    opened = cli(["case", "open", "complaint", "--on", "2024-09-02", "--json"])
+    assert opened.returncode == 0, opened.stderr
     assert default.exists()
     engine = create_engine(f"sqlite:///{default}")
     assert current_revision(engine) == HEAD
     engine.dispose()
 
+    # an empty file (made on purpose, e.g. by `touch`) is a new database, even for reading
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    assert ok_json(cli, f"sqlite:///{empty}", "case", "list") == []
+    engine = create_engine(f"sqlite:///{empty}")
+    assert current_revision(engine) == HEAD
+    engine.dispose()
+
+
+def test_triggers_leave_out_an_extension_the_clock_rule_refuses(cli, tmp_path: Path):
+    # dated from today: the decision period (60 days) is running, not lapsed
+    today = legal_date(datetime.now(UTC))
+    db_url = f"sqlite:///{tmp_path / 'extend.db'}"
+    ref = check_case(ok_json(cli, db_url, "case", "open", "reconsideration", "--on",
+                             (today - timedelta(days=3)).isoformat()))["ref"]
+    advance(cli, db_url, ref, "accept", (today - timedelta(days=2)).isoformat())
+    assert "extend" in ok_json(cli, db_url, "case", "triggers", ref)
+    advance(cli, db_url, ref, "extend", (today - timedelta(days=1)).isoformat(),
+            "--set", "days=10")
+    # art. 62 allows one extension: the second would be refused, so it is not offered
+    assert "extend" not in ok_json(cli, db_url, "case", "triggers", ref)
+    assert "extend" not in ok_text(cli, db_url, "case", "triggers", ref).split()
+
+
+def test_a_sweep_judged_in_the_past_is_recorded_at_the_real_time(cli, tmp_path: Path):
+    db_url = f"sqlite:///{tmp_path / 'sweep.db'}"
+    ref = check_case(ok_json(cli, db_url, "case", "open", "reconsideration", "--on",
+                             "2024-09-27"))["ref"]
+    before = datetime.now(UTC)
+    swept = ok_json(cli, db_url, "sweep", "--now", "2024-10-21T09:00:00+08:00")
+    after = datetime.now(UTC)
+    assert [(x["ref"], x["effect"]) for x in swept["lapsed"]] == [(ref, "deem_accepted")]
+    events = check_timeline(ok_json(cli, db_url, "case", "timeline", ref))
+    lapse = events[-1]
+    assert (lapse["trigger"], lapse["on"]) == ("deem_accepted", "2024-10-10")
+    # legal effect on the law's date; recorded when it was written, not at --now
+    assert before <= datetime.fromisoformat(lapse["recorded_at"]) <= after
 
 # -- issue 11: a lapse that has happened in law comes before a later act --------------------------
 

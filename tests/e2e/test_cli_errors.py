@@ -40,7 +40,8 @@ CASES = {
     "N not a number": Bad([*ADD, "2024-09-27", "five", "--unit", "working"], USAGE, "five"),
     "N zero": Bad([*ADD, "2024-09-27", "0", "--unit", "working"], USAGE, "0", "1..3650"),
     "N too large": Bad([*ADD, "2024-09-27", "4000", "--unit", "working"], USAGE, "4000"),
-    "N negative": Bad([*ADD, "2024-09-27", "-5", "--unit", "working"], USAGE, "-5"),
+    # click reads -5 as an option ("No such option"); it is N, out of range
+    "N negative": Bad([*ADD, "2024-09-27", "-5", "--unit", "working"], USAGE, "-5", "1..3650"),
     "N negative after --": Bad(
         [*ADD, "--unit", "working", "--", "2024-09-27", "-5"], USAGE, "-5", "1..3650"
     ),
@@ -171,3 +172,21 @@ def test_a_bare_group_names_what_is_missing(cli):
     assert done.returncode == USAGE
     line = assert_one_error_line(done.stderr, "missing command")
     assert "add" in line and "is-workday" in line
+
+
+def test_an_error_line_is_cut_to_a_readable_length():
+    from deployments.cli.output import MAX_ERROR_LINE, readable
+
+    path = "/srv/caseflow/" + "a-long-folder-name/" * 5 + "cases.toml"  # 119 characters
+    short = f"cannot read {path}: No such file or directory (allowed: a readable file)"
+    assert readable(short) == short  # a line that fits is left whole, its path too
+
+    pasted = "--reason " + repr("x" * 5000) + " is not usable (allowed: 1..500 characters)"
+    line = readable(pasted)
+    assert len(line) <= MAX_ERROR_LINE
+    assert line.startswith("--reason 'xxx") and "…" in line
+    assert line.endswith("is not usable (allowed: 1..500 characters)")
+
+    words = " ".join(["word"] * 200) + " (allowed: a, b)"  # long, but no long word
+    line = readable(words)
+    assert len(line) == MAX_ERROR_LINE and line.endswith("(allowed: a, b)") and " … " in line

@@ -181,6 +181,11 @@ def test_mermaid_diagram(cli):
     assert "under_review --> decided: decide" in lines
     assert "[*] --> received" in lines
 
+    # with --json: one JSON document (CONTRACT: nothing else on stdout), the same diagram
+    as_json = cli(["types", "show", "reconsideration", "--mermaid", "--json"])
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout) == {"type": "reconsideration", "mermaid": done.stdout}
+
 
 def test_human_listing_shows_chinese_labels(cli):
     done = cli(["types"])

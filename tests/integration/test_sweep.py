@@ -395,6 +395,29 @@ def test_the_same_now_twice_changes_nothing(bureau: Bureau) -> None:
     assert dump(bureau.engine) == before
 
 
+def test_a_sweep_judged_in_the_past_is_recorded_at_the_real_time(bureau: Bureau) -> None:
+    # Received Fri 2024-09-27: acceptance_review due 2024-10-10 (see LAPSES); judged at 10-21
+    # it has lapsed (deem_accepted, effective 10-10) and the clocks it started are rungs behind.
+    ref = services.open_case(bureau, "reconsideration", on=d("2024-09-27"), attrs={},
+                             by="clerk-wang", now=at("2024-09-27", 10)).case.ref
+    real = at("2025-03-03", 14, 30)
+    report = sweep(bureau, at("2024-10-21"), recorded_at=real)
+    assert [x["effect"] for x in report.lapsed] == ["deem_accepted"]
+    assert report.escalations and report.alerts_queued
+
+    with bureau.engine.connect() as connection:
+        system = connection.execute(
+            sa.select(events.c.on, events.c.recorded_at)
+            .join(cases, cases.c.id == events.c.case_id)
+            .where(cases.c.ref == ref, events.c.actor == "system")).one()
+    assert system.on == d("2024-10-10")  # legal effect: the law's date
+    assert system.recorded_at == real  # recorded: when it was written
+    assert {row["recorded_at"] for row in escalation_rows(bureau.engine)} == {real}
+    outbox = alert_rows(bureau.engine)
+    assert {(a["created_at"], a["next_attempt_at"]) for a in outbox} == {(real, real)}
+    assert {a["payload"]["judged_on"] for a in outbox} == {"2024-10-21"}
+
+
 # -- 3. catch-up: daily sweeps against one late sweep -----------------------------------------
 
 

@@ -281,3 +281,23 @@ def test_the_table_covers_every_declared_trigger_and_state() -> None:
     for name, case_type in CASE_TYPES.items():
         assert sorted(case_type.triggers) == TRIGGERS[name]
         assert [s.name for s in case_type.states] == DESIGN_STATES[name]
+
+
+def test_allowed_triggers_leave_out_an_extension_its_clock_rule_refuses() -> None:
+    """`extend` (art. 62: once, at most 30 days, before the decision period lapses) is offered
+    only while `fire` would take it. Accepted Tue 2024-10-08, ordinary: 60 calendar days ->
+    2024-12-07, a Saturday -> due Mon 2024-12-09."""
+    reconsideration = CASE_TYPES["reconsideration"]
+    case = open_case(reconsideration, date(2024, 9, 27), calendar=CAL).case
+    case = _fire("reconsideration", case, "accept", date(2024, 10, 8), {"procedure": "ordinary"})
+
+    def offered(case: CaseSnapshot, on: date) -> bool:
+        return "extend" in allowed_triggers(reconsideration, case.state, attrs=case.attrs,
+                                            cycles=case.cycles, on=on)
+
+    assert offered(case, date(2024, 12, 9))  # the due date itself
+    assert not offered(case, date(2024, 12, 10))  # lapsed
+    extended = _fire("reconsideration", case, "extend", date(2024, 10, 9), {"days": 5})
+    assert not offered(extended, date(2024, 10, 10))  # the one extension is used
+    # without the cycles and a date, the state and attributes alone decide (as before)
+    assert "extend" in allowed_triggers(reconsideration, extended.state, attrs=extended.attrs)
