@@ -28,7 +28,8 @@ JSON Lines (``.jsonl``, ``.ndjson``, ``.json``): one object per line; blank line
 CSV (``.csv``, or any file whose first character is not ``{``): a header row naming the
 columns ``type, ref, on, attrs, by, events`` (any order; ``type`` and ``on`` required), then one
 case per row; ``attrs`` and ``events`` hold the JSON above, an empty cell means none. A record's
-line is the line it starts on.
+line is the line it starts on. JSON nested deeper than `MAX_NESTING` levels (a record needs four)
+is that record's error, never the whole import's.
 
 Rules: every date is a legal date no later than today (as of ``now``) and no earlier than the
 case's previous event; a reference must be new to the database and to the file (a reference
@@ -96,6 +97,11 @@ RECORD_FIELDS = ("type", "ref", "on", "attrs", "by", "events")
 EVENT_FIELDS = ("trigger", "on", "attrs", "reason", "by")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _RISKY_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")  # NUL or a surrogate half
+# A record nests four levels (record, events, an event, its attrs); JSON nested far deeper is no
+# record, and past about a thousand levels Python's decoder (and every recursive walk of the
+# value after it) stops with a RecursionError instead of an answer.
+MAX_NESTING = 32
+_TOO_DEEP = f"has nesting too deep (more than {MAX_NESTING} levels of [ and {{)"
 
 Progress = Callable[[int], None]  # called with the number of records finished so far
 
@@ -208,6 +214,20 @@ def _unusable(value: object) -> str | None:
     return None
 
 
+def _deeper_than(value: object, limit: int) -> bool:
+    """Whether ``value`` nests lists and objects more than ``limit`` levels deep."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in item)
+    return False
+
+
 def _decode_json(text: str, what: str) -> object:
     """A JSON document that every backend can store, or `InvalidRecord`."""
     problem = _unusable(text)
@@ -217,7 +237,12 @@ def _decode_json(text: str, what: str) -> object:
         except json.JSONDecodeError as exc:
             raise InvalidRecord(f"{what} is not JSON: {exc.msg} at character {exc.pos + 1}",
                                 ['{"type": …, "on": …}']) from None
-        if _RISKY_ESCAPE.search(text):
+        except RecursionError:  # about a thousand levels: the decoder gives up
+            value, problem = None, _TOO_DEEP
+        # fewer brackets than the limit cannot nest deeper than it: no need to look
+        if problem is None and text.count("[") + text.count("{") > MAX_NESTING:
+            problem = _TOO_DEEP if _deeper_than(value, MAX_NESTING) else None
+        if problem is None and _RISKY_ESCAPE.search(text):
             problem = _unusable(value)
         if problem is None:
             return value

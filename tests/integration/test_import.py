@@ -351,6 +351,68 @@ def test_a_file_that_is_not_an_import_file(bureau: Bureau, tmp_path: Path) -> No
         importer.import_file(bureau, tmp_path, now=NOW)
 
 
+# -- nesting ----------------------------------------------------------------------------------
+
+
+def nested(levels: int) -> str:
+    """JSON text of lists nested ``levels`` deep (written by hand: `json.dumps` would recurse)."""
+    return "[" * levels + "]" * levels
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_json_nested_too_deep_is_that_records_error(
+    bureau: Bureau, engine: Engine, tmp_path: Path, workers: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past about a thousand levels Python's decoder raises RecursionError; the import used to
+    stop there and lose the good records. Each such line is its own error."""
+    if workers > 1 and not importer.can_fork():
+        pytest.skip("worker processes need fork (Linux)")
+    monkeypatch.setattr(importer, "BATCH", 2)
+    deep_attrs = '{"type": "complaint", "on": "2024-02-19", "attrs": {"x": %s}}'
+    text = jsonl([
+        {**GOOD, "ref": "OK-1"},
+        deep_attrs % nested(1_000),  # line 2
+        nested(100_000),  # line 3
+        deep_attrs % nested(importer.MAX_NESTING),  # line 4: decodes, still far too deep
+        '{"type": "complaint", "on": "2024-02-19", "events": ' + "[" * 5_000,  # line 5: cut off
+        {**GOOD, "ref": "OK-2"},
+    ])
+    report = run_import(bureau, tmp_path, text, workers=workers)
+    assert report.imported == 2
+    assert [(e.line, e.code) for e in report.errors] == [
+        (2, "invalid_record"), (3, "invalid_record"), (4, "invalid_record"),
+        (5, "invalid_record")]
+    assert all("nesting too deep" in e.message for e in report.errors)
+    assert counts(engine)["cases"] == 2
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_csv_cells_nested_too_deep_are_that_records_error(
+    bureau: Bureau, engine: Engine, tmp_path: Path, workers: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if workers > 1 and not importer.can_fork():
+        pytest.skip("worker processes need fork (Linux)")
+    monkeypatch.setattr(importer, "BATCH", 2)
+    deep_object = '{""a"": ' * 2_000 + "1" + "}" * 2_000
+    text = (
+        "type,ref,on,attrs,by,events\n"
+        "complaint,C-1,2024-02-19,,,\n"
+        f'complaint,C-2,2024-02-19,"{deep_object}",,\n'  # line 3
+        f"complaint,C-3,2024-02-19,,,{nested(1_000)}\n"  # line 4
+        f"complaint,C-4,2024-02-19,,,{nested(importer.MAX_NESTING + 1)}\n"  # line 5
+        "complaint,C-5,2024-02-19,,,\n"
+    )
+    report = run_import(bureau, tmp_path, text, "cases.csv", workers=workers)
+    assert report.imported == 2
+    assert [(e.line, e.ref) for e in report.errors] == [(3, "C-2"), (4, "C-3"), (5, "C-4")]
+    assert all("nesting too deep" in e.message for e in report.errors)
+    assert "column attrs" in report.errors[0].message
+    assert "column events" in report.errors[1].message
+    assert counts(engine)["cases"] == 2
+
+
 # -- references -------------------------------------------------------------------------------
 
 
