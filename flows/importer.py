@@ -37,8 +37,16 @@ named again is refused on every later line, whether or not the first record repl
 Generated references skip every reference the file names, and a stored reference of the form
 ``PREFIX-YEAR-NNNN`` moves that counter on (`models.bulk`). Records without a reference are
 written last, once every reference the file names is known. Each chunk (`CHUNK` cases) is one
-transaction: an import stopped half-way keeps the chunks already written, and running it again
-reports those cases as already existing.
+transaction: an import stopped half-way keeps the chunks already written.
+
+Importing again: each record has an import key (`import_key`: SHA-256 of its canonical content,
+reference included), stored with its case (unique). A record whose key is already stored, or
+belongs to an earlier good record of the same file, is skipped as already imported (reported
+with its line and the case's reference, not as a failure), so running a file again writes
+nothing twice and finishes what a stopped run began. A record that names a reference stored
+under another key (a case opened by hand, or imported from a record that differs) is refused
+as a conflict: a changed record is never skipped silently. Two records without a reference
+that are identical in every field are one record.
 
 Errors
 ------
@@ -48,7 +56,9 @@ Errors
         └── InvalidRecord    one record is not well-formed (reported with its line)
 
 Every error of a record (`InvalidRecord`, any domain error, `Conflict` for a taken reference)
-goes into the report as ``{"line", "ref", "error": {"code", "message", "allowed"}}``.
+goes into the report as ``{"line", "ref", "error": {"code", "message", "allowed"}}``; a record
+skipped as already imported goes into ``skipped`` in the same shape, with the code
+``already_imported``.
 
 Speed: reading, replaying and making the rows (hash chain included) is pure work; on a long
 import it runs in forked worker processes, batch by batch, while this process checks references
@@ -58,6 +68,7 @@ and writes chunks (`models.bulk`) in order. Results do not depend on the number 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import multiprocessing
 import os
@@ -68,15 +79,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from io import BufferedReader
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import sqlalchemy as sa
 
 from flows.context import Bureau
 from flows.services import _check_ref, _not_in_future
-from models import bulk, repository
+from models import bulk
 from models.bulk import Replayed, RowMaker, Rows
 from models.errors import Conflict
 from states.calendar import legal_date
@@ -103,7 +115,10 @@ _RISKY_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")  # NUL or a surrogate 
 MAX_NESTING = 32
 _TOO_DEEP = f"has nesting too deep (more than {MAX_NESTING} levels of [ and {{)"
 
+ALREADY_IMPORTED = "already_imported"  # the code of a record skipped as already imported
+
 Progress = Callable[[int], None]  # called with the number of records finished so far
+_T = TypeVar("_T")
 
 
 class UnreadableFile(InvalidInput):
@@ -167,16 +182,25 @@ class RecordError:
 
 @dataclass
 class ImportReport:
-    """What an import did: how many cases it stored (would store, on a dry run), and why each
-    failed record failed, by line."""
+    """What an import did: how many cases it stored (would store, on a dry run), why each
+    failed record failed, and which records it skipped as already imported, by line.
+
+    A skipped record is no failure: its case is in the database, once. ``skipped`` entries
+    have the shape of ``errors`` entries, with the code ``already_imported`` and the case's
+    reference."""
 
     imported: int = 0
     dry_run: bool = False
     errors: list[RecordError] = field(default_factory=list)
+    skipped: list[RecordError] = field(default_factory=list)
 
     @property
     def failed(self) -> int:
         return len(self.errors)
+
+    @property
+    def already_imported(self) -> int:
+        return len(self.skipped)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -184,6 +208,8 @@ class ImportReport:
             "failed": self.failed,
             "dry_run": self.dry_run,
             "errors": [e.to_json() for e in self.errors],
+            "already_imported": self.already_imported,
+            "skipped": [e.to_json() for e in self.skipped],
         }
 
 
@@ -449,6 +475,22 @@ def parse_record(data: Mapping[str, object]) -> CaseRecord:
     )
 
 
+def import_key(record: CaseRecord) -> str:
+    """The record's import key: SHA-256 of its canonical content (reference included).
+
+    The same record gives the same key in JSON Lines or CSV, with its fields in any order and
+    any spacing, whoever runs the import; a record that differs in any field gives another.
+    """
+    content = {
+        "type": record.type, "ref": record.ref, "on": record.on.isoformat(),
+        "attrs": record.attrs, "by": record.by,
+        "events": [{"trigger": e.trigger, "on": e.on.isoformat(), "attrs": e.attrs,
+                    "reason": e.reason, "by": e.by} for e in record.events],
+    }
+    text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 # -- replaying (pure: in this process or in workers) -----------------------------------------
 
 # (line, the reference the record names, what became of it)
@@ -513,7 +555,7 @@ class _Replayer:
                 return RecordError.of(line, record.ref, error, where)
             case = fired.case
             events.append(fired.event)
-        return Replayed(record.ref or "", case, tuple(events))
+        return Replayed(record.ref or "", case, tuple(events), import_key(record))
 
 
 _CHILD: _Replayer | None = None  # what a forked worker process replays with
@@ -533,7 +575,8 @@ def _child_batch(raws: Sequence[RawRecord]) -> list[Outcome]:
 
 
 class _Writer:
-    """Takes outcomes in file order: refuses taken references, writes chunks, keeps the report."""
+    """Takes outcomes in file order: skips records already imported, refuses taken references,
+    writes chunks, keeps the report."""
 
     def __init__(
         self, bureau: Bureau, maker: RowMaker, *, dry_run: bool, progress: Progress | None,
@@ -546,13 +589,22 @@ class _Writer:
         self.chunk_size = chunk_size
         self.report = ImportReport(dry_run=dry_run)
         self.named: dict[str, int] = {}  # every reference the file names -> its first line
+        self.keys: dict[str, int] = {}  # the import key of every good record -> its first line
         self.chunk: list[tuple[int, Rows]] = []
-        self.unnamed: list[Rows] = []
+        self.unnamed: list[tuple[int, Rows]] = []
         self.done = 0
         self.prefixes = {t.ref_prefix for t in bureau.types.values()}
 
     def take(self, outcomes: Iterable[Outcome]) -> None:
         for line, ref, result in outcomes:
+            if not isinstance(result, RecordError):
+                key = _key_of(result)
+                first_seen = self.keys.get(key)
+                if first_seen is not None:
+                    self.report.skipped.append(_already_imported(
+                        line, ref, f"the same record as line {first_seen} of this file"))
+                    self.finished(1)
+                    continue
             if ref is not None:
                 first = self.named.setdefault(ref, line)
                 if first != line:
@@ -563,8 +615,10 @@ class _Writer:
             if isinstance(result, RecordError):
                 self.report.errors.append(result)
                 self.finished(1)
-            elif ref is None:
-                self.unnamed.append(result)
+                continue
+            self.keys[_key_of(result)] = line
+            if ref is None:
+                self.unnamed.append((line, result))
             else:
                 self.chunk.append((line, result))
                 if len(self.chunk) >= self.chunk_size:
@@ -575,65 +629,102 @@ class _Writer:
         if self.progress is not None and before // PROGRESS_EVERY != self.done // PROGRESS_EVERY:
             self.progress(self.done)
 
+    def _retrying(self, write: Callable[[], _T]) -> _T:
+        """``write()``, again when a concurrent import stored one of its cases first."""
+        unique_violation = self.bureau.engine.dialect.loaded_dbapi.IntegrityError
+        for _ in range(WRITE_ATTEMPTS - 1):
+            try:
+                return write()
+            except (unique_violation, sa.exc.IntegrityError):
+                # PostgreSQL: another import stored one of these references or records after
+                # we looked; we waited on its unique index until it committed, so the next
+                # look sees it (SQLite cannot get here: its writers queue at BEGIN IMMEDIATE)
+                continue
+        return write()  # the last attempt: a failure now is no race
+
     def write_named(self) -> None:
         """Store cases that carry their own references, unless one is already taken."""
         chunk, self.chunk = self.chunk, []
         if not chunk:
             return
-        unique_violation = self.bureau.engine.dialect.loaded_dbapi.IntegrityError
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
-            try:
-                keep, errors = self._write_named(chunk)
-                break
-            except (unique_violation, sa.exc.IntegrityError):
-                # PostgreSQL: another import stored one of these references after we looked;
-                # we waited on its unique index until it committed, so the next look sees it
-                # (SQLite cannot get here: its writers queue at BEGIN IMMEDIATE)
-                if attempt == WRITE_ATTEMPTS:
-                    raise
+        keep, skipped, errors = self._retrying(partial(self._write_named, chunk))
+        self.report.skipped.extend(skipped)
         self.report.errors.extend(errors)
         self.report.imported += len(keep)
         self.finished(len(chunk))
 
-    def _write_named(self, chunk: list[tuple[int, Rows]]) -> tuple[list[Rows], list[RecordError]]:
+    def _write_named(
+        self, chunk: list[tuple[int, Rows]]
+    ) -> tuple[list[Rows], list[RecordError], list[RecordError]]:
+        keep: list[Rows] = []
+        skipped: list[RecordError] = []
+        errors: list[RecordError] = []
         with self.bureau.unit_of_work(write=not self.dry_run) as uow:
-            taken = repository.existing_refs(uow.connection, [r.ref for _, r in chunk])
-            errors = [
-                RecordError.of(line, rows.ref, Conflict(
-                    f"a case {rows.ref!r} already exists", ["a new reference"]
-                ))
-                for line, rows in chunk if rows.ref in taken
-            ]
-            keep = [rows for _, rows in chunk if rows.ref not in taken]
+            stored = bulk.import_keys_of(uow.connection, [rows.ref for _, rows in chunk])
+            for line, rows in chunk:
+                if rows.ref not in stored:
+                    keep.append(rows)
+                elif stored[rows.ref] == rows.import_key:  # the key covers the reference
+                    skipped.append(_already_imported(line, rows.ref,
+                                                     f"already imported as case {rows.ref}"))
+                else:
+                    errors.append(RecordError.of(line, rows.ref, _taken(rows.ref,
+                                                                        stored[rows.ref])))
             if not self.dry_run and keep:
                 bulk.insert_rows(uow.connection, self.maker, keep)
                 bulk.advance_ref_counters(uow.connection, [r.ref for r in keep], self.prefixes)
                 uow.commit()
-        return keep, errors
+        return keep, skipped, errors
 
     def write_unnamed(self) -> None:
         """Store cases under references generated now, past every one the file names."""
         while self.unnamed:
             chunk = self.unnamed[: self.chunk_size]
             del self.unnamed[: self.chunk_size]
-            if not self.dry_run:
-                self._name_and_insert(chunk)
-            self.report.imported += len(chunk)
+            keep, skipped = self._retrying(partial(self._name_and_insert, chunk))
+            self.report.skipped.extend(skipped)
+            self.report.imported += len(keep)
             self.finished(len(chunk))
 
-    def _name_and_insert(self, chunk: list[Rows]) -> None:
-        groups: dict[tuple[str, int], list[Rows]] = defaultdict(list)
-        for rows in chunk:
-            prefix = self.bureau.case_type(rows.type).ref_prefix
-            groups[(prefix, rows.opened_on.year)].append(rows)
-        with self.bureau.unit_of_work() as uow:
+    def _name_and_insert(
+        self, chunk: list[tuple[int, Rows]]
+    ) -> tuple[list[Rows], list[RecordError]]:
+        with self.bureau.unit_of_work(write=not self.dry_run) as uow:
+            imported = bulk.imported_refs(uow.connection, [_key_of(r) for _, r in chunk])
+            skipped = [_already_imported(line, ref, f"already imported as case {ref}")
+                       for line, rows in chunk
+                       if (ref := imported.get(_key_of(rows))) is not None]
+            keep = [rows for _, rows in chunk if _key_of(rows) not in imported]
+            if self.dry_run or not keep:
+                return keep, skipped
+            groups: dict[tuple[str, int], list[Rows]] = defaultdict(list)
+            for rows in keep:
+                prefix = self.bureau.case_type(rows.type).ref_prefix
+                groups[(prefix, rows.opened_on.year)].append(rows)
             for (prefix, year), group in sorted(groups.items()):
                 refs = bulk.allocate_refs(uow.connection, prefix, year, len(group),
                                           reserved=self.named)
                 for rows, ref in zip(group, refs, strict=True):
                     rows.ref = ref
-            bulk.insert_rows(uow.connection, self.maker, chunk)
+            bulk.insert_rows(uow.connection, self.maker, keep)
             uow.commit()
+        return keep, skipped
+
+
+def _key_of(rows: Rows) -> str:
+    assert rows.import_key is not None  # every record replayed here has one
+    return rows.import_key
+
+
+def _already_imported(line: int, ref: str | None, message: str) -> RecordError:
+    return RecordError(line, ref, ALREADY_IMPORTED, message)
+
+
+def _taken(ref: str, stored_key: str | None) -> Conflict:
+    if stored_key is None:
+        return Conflict(f"a case {ref!r} already exists", ["a new reference"])
+    return Conflict(f"a case {ref!r} was already imported from a different record (this line "
+                    "differs from it)", ["a new reference", "the record as first imported"])
 
 
 # -- the service -----------------------------------------------------------------------------
@@ -706,6 +797,7 @@ def import_records(
     if progress is not None:
         progress(writer.done)
     writer.report.errors.sort(key=lambda e: e.line)
+    writer.report.skipped.sort(key=lambda e: e.line)
     return writer.report
 
 

@@ -1,8 +1,8 @@
 """`caseflow case import FILE` through the installed console script.
 
-Exit codes: 0 every record imported, 3 some record failed (the good ones are kept), 2 the file
-cannot be read; with --json stdout holds exactly the report; on a non-zero exit stderr holds
-one line.
+Exit codes: 0 every record imported (or imported before, and skipped), 3 some record failed (the
+good ones are kept), 2 the file cannot be read; with --json stdout holds exactly the report; on a
+non-zero exit stderr holds one line.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import pytest
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]  # the `cli` fixture of conftest.py
 
-REPORT_KEYS = {"imported", "failed", "dry_run", "errors"}
+REPORT_KEYS = {"imported", "failed", "dry_run", "errors", "already_imported", "skipped"}
+CLEAN = {"failed": 0, "errors": [], "already_imported": 0, "skipped": []}
 RC = {"type": "reconsideration", "ref": "RC-2024-0101", "on": "2024-09-27",
       "attrs": {"applicant": "张三"}, "by": "clerk-a",
       "events": [{"trigger": "deem_accepted", "on": "2024-10-10"},
@@ -52,8 +53,7 @@ def test_a_clean_file_imports_everything(cli: Runner, tmp_path: Path, sqlite_db:
     done = cli(["--db", sqlite_db, "case", "import", name, "--json"])
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
-    assert json.loads(done.stdout) == {"imported": 2, "failed": 0, "dry_run": False,
-                                       "errors": []}
+    assert json.loads(done.stdout) == {"imported": 2, "dry_run": False, **CLEAN}
 
     shown = cli(["--db", sqlite_db, "case", "show", "RC-2024-0101", "--json"])
     case = json.loads(shown.stdout)
@@ -144,14 +144,64 @@ def test_dry_run_writes_nothing(cli: Runner, tmp_path: Path, sqlite_db: str) -> 
     name = write(tmp_path, "cases.jsonl", [RC, CP])
     done = cli(["--db", sqlite_db, "case", "import", name, "--dry-run", "--json"])
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"imported": 2, "failed": 0, "dry_run": True,
-                                       "errors": []}
+    assert json.loads(done.stdout) == {"imported": 2, "dry_run": True, **CLEAN}
     assert json.loads(cli(["--db", sqlite_db, "case", "list", "--json"]).stdout) == []
 
     bad = cli(["--db", sqlite_db, "case", "import", write(tmp_path, "bad.jsonl", [BAD]),
                "--dry-run"])
     assert bad.returncode == 3
     assert "nothing was written" in one_error_line(bad.stderr)
+
+
+def test_running_a_file_again_skips_what_it_imported(
+    cli: Runner, tmp_path: Path, db_url: str
+) -> None:
+    """A clerk runs the same file again (after an interruption, or by mistake): nothing is
+    written twice, each skipped line is named with its case, and the exit code is 0, since
+    every record of the file is in the database."""
+    unnamed = [{k: v for k, v in r.items() if k != "ref"} for r in (RC, CP)]
+    name = write(tmp_path, "cases.jsonl", [*unnamed, "", CP])
+    first = cli(["--db", db_url, "case", "import", name, "--json"])
+    assert first.returncode == 0, first.stderr
+    refs = sorted(c["ref"] for c in json.loads(cli(["--db", db_url, "case", "list",
+                                                     "--json"]).stdout))
+    assert len(refs) == 3
+
+    again = cli(["--db", db_url, "case", "import", name, "--json"])
+    assert again.returncode == 0, again.stderr
+    assert again.stderr == ""
+    report = json.loads(again.stdout)
+    assert set(report) == REPORT_KEYS
+    assert (report["imported"], report["failed"], report["already_imported"]) == (0, 0, 3)
+    assert [(e["line"], e["error"]["code"]) for e in report["skipped"]] == [
+        (1, "already_imported"), (2, "already_imported"), (4, "already_imported")]
+    assert sorted(e["ref"] for e in report["skipped"]) == refs  # each names its case
+    listed = json.loads(cli(["--db", db_url, "case", "list", "--json"]).stdout)
+    assert sorted(c["ref"] for c in listed) == refs
+
+    text = cli(["--db", db_url, "case", "import", name])
+    assert text.returncode == 0
+    assert "3 already imported" in text.stdout and "line 4  CP-2024-0007" in text.stdout
+
+    # with a failure as well: exit 3, and the one line counts the skipped records too
+    mixed = cli(["--db", db_url, "case", "import", write(tmp_path, "more.jsonl", [CP, BAD])])
+    assert mixed.returncode == 3
+    assert "1 of 2 record(s) failed" in one_error_line(mixed.stderr)
+    assert "1 already imported" in mixed.stderr
+
+
+def test_many_skipped_lines_are_given_as_ranges(
+    cli: Runner, tmp_path: Path, sqlite_db: str
+) -> None:
+    records = [{"type": "complaint", "on": "2024-02-19", "by": f"clerk-{i}"} for i in range(30)]
+    name = write(tmp_path, "cases.jsonl", records)
+    assert cli(["--db", sqlite_db, "case", "import", name]).returncode == 0
+    more = write(tmp_path, "more.jsonl", [*records[:25], {**CP, "ref": "CP-NEW"}, *records[25:]])
+    done = cli(["--db", sqlite_db, "case", "import", more])
+    assert done.returncode == 0, done.stderr
+    assert "imported 已导入 1 case(s); 0 record(s) failed; 30 already imported" in done.stdout
+    assert "not written again: lines 1-25, 27-31 (--json" in done.stdout
+    assert "line 1 " not in done.stdout  # not listed one by one
 
 
 @pytest.mark.parametrize(("setup", "names"), [
