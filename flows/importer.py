@@ -55,6 +55,9 @@ Errors
         ├── UnreadableFile   the file cannot be read, or is not an import file at all
         └── InvalidRecord    one record is not well-formed (reported with its line)
 
+`ImportInterrupted` (not a `CaseflowError`: nothing was refused) ends an import asked to stop
+(``stop``, on SIGINT or SIGTERM): it says what was committed and from which line on nothing was.
+
 Every error of a record (`InvalidRecord`, any domain error, `Conflict` for a taken reference)
 goes into the report as ``{"line", "ref", "error": {"code", "message", "allowed"}}``; a record
 skipped as already imported goes into ``skipped`` in the same shape, with the code
@@ -63,20 +66,25 @@ skipped as already imported goes into ``skipped`` in the same shape, with the co
 Speed: reading, replaying and making the rows (hash chain included) is pure work; on a long
 import it runs in forked worker processes, batch by batch, while this process checks references
 and writes chunks (`models.bulk`) in order. Results do not depend on the number of workers.
+Workers end with this process however it ends (SIGKILL included), and ignore Ctrl-C, which
+this process answers for them: nothing is left holding its output open.
 """
 
 from __future__ import annotations
 
 import csv
+import ctypes
 import hashlib
 import json
 import multiprocessing
 import os
 import re
+import signal
 import sys
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
@@ -118,6 +126,8 @@ _TOO_DEEP = f"has nesting too deep (more than {MAX_NESTING} levels of [ and {{)"
 ALREADY_IMPORTED = "already_imported"  # the code of a record skipped as already imported
 
 Progress = Callable[[int], None]  # called with the number of records finished so far
+Stop = Callable[[], bool]  # asked between batches: whether to stop (a signal came)
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _T = TypeVar("_T")
 
 
@@ -127,6 +137,34 @@ class UnreadableFile(InvalidInput):
 
 class InvalidRecord(InvalidInput):
     code = "invalid_record"
+
+
+class ImportInterrupted(Exception):
+    """The import stopped when asked to (`import_records`'s ``stop``, on a signal). Not a
+    `CaseflowError`: no rule refused anything. The chunks written before stay committed; the
+    message says which records were not imported, and running the same import again brings
+    them in (the committed ones are skipped as already imported)."""
+
+    def __init__(self, *, committed: int, onwards: int | None, unnamed: Sequence[int],
+                 dry_run: bool) -> None:
+        self.committed = committed
+        self.onwards = onwards  # the first line from which nothing was imported
+        self.unnamed = tuple(unnamed)  # lines before it without a ref, not imported either
+        self.dry_run = dry_run
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        missed = [f"line {self.onwards:,} onwards"] if self.onwards is not None else []
+        if self.unnamed:
+            before = " before it" if missed else ""
+            missed.append(f"{len(self.unnamed):,} record(s) without a ref{before} (the first on "
+                          f"line {self.unnamed[0]:,})")
+        if self.dry_run:
+            return f"interrupted: dry run, nothing was written; {' and '.join(missed)} not checked"
+        return (f"interrupted: {self.committed:,} case(s) committed, {' and '.join(missed)} "
+                "not imported; run the same import again for the rest (what was committed is "
+                "skipped)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -561,9 +599,28 @@ class _Replayer:
 _CHILD: _Replayer | None = None  # what a forked worker process replays with
 
 
-def _child_started() -> None:
-    assert _CHILD is not None
-    _CHILD.bureau.engine.dispose(close=False)  # the parent's connections are not ours
+def _child_started(parent: int) -> None:
+    """A worker's start: it ends with its parent, whatever ends the parent, and leaves
+    signals to the parent (Ctrl-C reaches every process of the terminal's group)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, copied by fork
+    _end_with_parent(parent)
+    # A worker never touches the store, and leaves the parent's pooled connections as they
+    # are: referenced, so never closed here. Closing a SQLite connection in a forked child
+    # (as disposing of the engine's pool would, once garbage is collected) can wait forever on
+    # a lock that another thread of the parent, the WAL checkpointer, held at the fork.
+
+
+def _end_with_parent(parent: int) -> None:
+    """Have Linux kill this process when its parent dies, even by SIGKILL (prctl(2)); workers
+    left behind would hold the parent's standard output open, and whoever reads it would wait
+    forever. (Linux sends it when the parent *thread* that forked us ends: the pool forks from
+    the thread that submits, which outlives the pool.)"""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:  # it died before we asked
+        os._exit(1)
 
 
 def _child_batch(raws: Sequence[RawRecord]) -> list[Outcome]:
@@ -580,13 +637,16 @@ class _Writer:
 
     def __init__(
         self, bureau: Bureau, maker: RowMaker, *, dry_run: bool, progress: Progress | None,
-        chunk_size: int,
+        chunk_size: int, stop: Stop,
     ) -> None:
         self.bureau = bureau
         self.maker = maker
         self.dry_run = dry_run
         self.progress = progress
         self.chunk_size = chunk_size
+        self.stop = stop
+        self.last_line = 0  # the last line taken
+        self.read_all = False  # every record has been taken
         self.report = ImportReport(dry_run=dry_run)
         self.named: dict[str, int] = {}  # every reference the file names -> its first line
         self.keys: dict[str, int] = {}  # the import key of every good record -> its first line
@@ -597,6 +657,7 @@ class _Writer:
 
     def take(self, outcomes: Iterable[Outcome]) -> None:
         for line, ref, result in outcomes:
+            self.last_line = line
             if not isinstance(result, RecordError):
                 key = _key_of(result)
                 first_seen = self.keys.get(key)
@@ -623,6 +684,24 @@ class _Writer:
                 self.chunk.append((line, result))
                 if len(self.chunk) >= self.chunk_size:
                     self.write_named()
+
+    def check(self) -> None:
+        """Stop here, between two transactions, if asked to."""
+        if self.stop():
+            interrupted = self.interrupted()
+            if interrupted.onwards is not None or interrupted.unnamed:  # else all is done
+                raise interrupted
+
+    def interrupted(self) -> ImportInterrupted:
+        """What was committed, and from where on nothing was: every record before that line
+        is settled (committed, failed or skipped) except the unnamed ones still waiting."""
+        waiting = [line for line, _ in self.chunk]
+        if not self.read_all:
+            waiting.append(self.last_line + 1)
+        onwards = min(waiting, default=None)
+        unnamed = [line for line, _ in self.unnamed if onwards is None or line < onwards]
+        return ImportInterrupted(committed=0 if self.dry_run else self.report.imported,
+                                 onwards=onwards, unnamed=unnamed, dry_run=self.dry_run)
 
     def finished(self, count: int) -> None:
         before, self.done = self.done, self.done + count
@@ -679,6 +758,7 @@ class _Writer:
     def write_unnamed(self) -> None:
         """Store cases under references generated now, past every one the file names."""
         while self.unnamed:
+            self.check()
             chunk = self.unnamed[: self.chunk_size]
             del self.unnamed[: self.chunk_size]
             keep, skipped = self._retrying(partial(self._name_and_insert, chunk))
@@ -763,35 +843,27 @@ def import_records(
     progress: Progress | None = None,
     chunk_size: int = CHUNK,
     workers: int = 1,
+    stop: Stop | None = None,
 ) -> ImportReport:
     """Import ``records`` (from `read_jsonl`/`read_csv`, or mappings numbered from 1).
 
     Records that name their reference are written as they come, ``chunk_size`` per transaction;
     those without one are written last, once every reference the file names is known, so a
     generated reference never takes one of them. With ``workers`` > 1 the pure work runs in
-    that many forked processes.
+    that many forked processes. ``stop`` is asked between batches and chunks: once it says so,
+    the workers are killed and `ImportInterrupted` says what was committed.
     """
-    global _CHILD
     replayer = _Replayer(bureau, now=now, by=by)
     writer = _Writer(bureau, replayer.maker, dry_run=dry_run, progress=progress,
-                     chunk_size=chunk_size)
+                     chunk_size=chunk_size, stop=stop or (lambda: False))
     if workers <= 1 or not can_fork():
         for batch in _batches(records):
+            writer.check()
             writer.take(replayer.batch(batch))
     else:
-        _CHILD = replayer
-        try:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                     initializer=_child_started) as pool:
-                pending: deque[Future[list[Outcome]]] = deque()
-                for batch in _batches(records):
-                    pending.append(pool.submit(_child_batch, batch))
-                    if len(pending) > IN_FLIGHT * workers:
-                        writer.take(pending.popleft().result())
-                while pending:
-                    writer.take(pending.popleft().result())
-        finally:
-            _CHILD = None
+        _replay_in_workers(replayer, writer, records, workers)
+    writer.read_all = True
+    writer.check()
     writer.write_named()
     writer.write_unnamed()
     if progress is not None:
@@ -799,6 +871,41 @@ def import_records(
     writer.report.errors.sort(key=lambda e: e.line)
     writer.report.skipped.sort(key=lambda e: e.line)
     return writer.report
+
+
+def _replay_in_workers(
+    replayer: _Replayer, writer: _Writer, records: Iterable[RawRecord | Mapping[str, object]],
+    workers: int,
+) -> None:
+    """Replay in forked worker processes, batch by batch; take the outcomes in file order."""
+    global _CHILD
+    _CHILD = replayer
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_child_started, initargs=(os.getpid(),))
+    try:
+        try:
+            pending: deque[Future[list[Outcome]]] = deque()
+            for batch in _batches(records):
+                writer.check()
+                pending.append(pool.submit(_child_batch, batch))
+                if len(pending) > IN_FLIGHT * workers:
+                    writer.take(pending.popleft().result())
+            while pending:
+                writer.check()
+                writer.take(pending.popleft().result())
+        except BrokenProcessPool as broken:
+            if writer.stop():  # a signal to the whole process group ended the workers too
+                raise writer.interrupted() from broken
+            raise
+    except BaseException:
+        # queued batches are dropped; each worker ends after the batch in hand, and no one
+        # waits for it (a process that exits meanwhile takes its workers along)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    else:
+        pool.shutdown()
+    finally:
+        _CHILD = None
 
 
 def import_file(
@@ -811,11 +918,12 @@ def import_file(
     progress: Progress | None = None,
     chunk_size: int = CHUNK,
     workers: int | None = None,
+    stop: Stop | None = None,
 ) -> ImportReport:
     """Import the CSV or JSON Lines file at ``path`` (`UnreadableFile` if it cannot be read).
 
     ``workers``: worker processes for the pure work; by default none for a short file and one
-    per available core for a long one.
+    per available core for a long one. ``stop``: as for `import_records`.
     """
     if workers is None:
         workers = default_workers(count_records(path))
@@ -825,4 +933,5 @@ def import_file(
         except OSError as exc:
             raise _unreadable(path, exc) from None
         return import_records(bureau, read_records(stream, fmt), now=now, dry_run=dry_run,
-                              by=by, progress=progress, chunk_size=chunk_size, workers=workers)
+                              by=by, progress=progress, chunk_size=chunk_size, workers=workers,
+                              stop=stop)

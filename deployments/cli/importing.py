@@ -6,11 +6,18 @@ run: running a file again finishes what an interrupted run began); 3 some record
 good ones are kept, the report names the failed ones by line); 2 the file cannot be read
 (nothing imported). A progress bar goes to stderr when stderr is a terminal or the file is long,
 never to stdout.
+
+SIGINT (Ctrl-C) and SIGTERM stop the import between two transactions: the worker processes are
+killed, one line on stderr says how many cases were committed and from which line on nothing
+was imported, and the exit code is 128 + the signal's number (130, 143), as a shell reports a
+process a signal ended. Running the same file again brings in the rest.
 """
 
 from __future__ import annotations
 
 import getpass
+import os
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -37,6 +44,21 @@ def _operator(by: str | None) -> str:
         return getpass.getuser()
     except Exception:  # no user name in this environment: still record something honest
         return "unknown"
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[list[int]]:
+    """SIGINT and SIGTERM, while inside, ask the import to stop (the list holds the signals
+    that came); outside, they do what they did before."""
+    received: list[int] = []
+    wanted = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum))
+                for s in wanted}
+    try:
+        yield received
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 @contextmanager
@@ -104,10 +126,27 @@ def _import(
     total = importer.count_records(path)  # an unreadable file stops here, before the database
     now = rt.now()
     bureau = rt.bureau
-    with _progress(total) as progress:
-        report = importer.import_file(bureau, path, now=now, dry_run=dry_run,
-                                      by=_operator(by), progress=progress,
-                                      workers=importer.default_workers(total))
+    stopped: importer.ImportInterrupted | None = None
+    with _stop_on_signals() as signals, _progress(total) as progress:
+        try:
+            report = importer.import_file(bureau, path, now=now, dry_run=dry_run,
+                                          by=_operator(by), progress=progress,
+                                          workers=importer.default_workers(total),
+                                          stop=lambda: bool(signals))
+        except importer.ImportInterrupted as interrupted:
+            stopped = interrupted  # said once the progress bar is gone
+    if stopped is not None:
+        signum = signals[0]
+        if as_json:
+            emit_json({"error": {"code": "interrupted", "message": stopped.message,
+                                 "allowed": []}})
+        sys.stderr.write(f"caseflow: {stopped.message} ({signal.Signals(signum).name})\n")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Not SystemExit: the interpreter's exit would wait for the worker processes' batches
+        # in hand, forever if a signal to the whole group killed one half-way through sending
+        # its result. Every transaction has ended; the workers end with this process.
+        os._exit(128 + signum)
     if as_json:
         emit_json(report.to_json())
     else:

@@ -7,13 +7,22 @@ non-zero exit stderr holds one line.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
+import signal
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+
+from tests.e2e.conftest import CASEFLOW, clean_env  # how `cli` runs it, but left running
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]  # the `cli` fixture of conftest.py
 
@@ -230,3 +239,150 @@ def test_import_needs_a_file(cli: Runner, tmp_path: Path, sqlite_db: str) -> Non
     done = cli(["--db", sqlite_db, "case", "import"])
     assert done.returncode == 2
     assert "FILE" in one_error_line(done.stderr)
+
+
+# -- stopping an import -------------------------------------------------------------------------
+
+BIG = 30_000  # records: long enough to import in worker processes for several seconds
+
+
+@pytest.fixture(scope="module")
+def big_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("big") / "big.jsonl"
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(1, BIG + 1):
+            out.write(json.dumps({**CP, "ref": f"BIG-{i}"}) + "\n")
+    return path
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc: no extra dependency)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and _stat(int(entry))[1] == pid:
+            found.append(int(entry))
+    return found
+
+
+def running(pid: int) -> bool:
+    state, _ = _stat(pid)
+    return state not in ("", "Z")  # gone, or a zombie no one has reaped yet: ended
+
+
+def _stat(pid: int) -> tuple[str, int]:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:
+            fields = stat.read().rpartition(")")[2].split()  # after "pid (command)"
+    except OSError:
+        return "", 0
+    return fields[0], int(fields[1])
+
+
+def wait_until(condition: Callable[[], Any], seconds: float, what: str) -> Any:
+    deadline = time.monotonic() + seconds
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {seconds} s for {what}")
+        time.sleep(0.05)
+    return result
+
+
+def stored_refs(url: str) -> set[str]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return set(connection.execute(sa.text("SELECT ref FROM cases")).scalars())
+    except sa.exc.OperationalError:  # the SQLite file has no tables yet
+        return set()
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def start_import(tmp_path: Path) -> Iterator[Callable[[str], subprocess.Popen[str]]]:
+    """Start `caseflow case import` in a session of its own; whatever a test leaves of it is
+    killed afterwards."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> subprocess.Popen[str]:
+        process = subprocess.Popen([str(CASEFLOW), *args], cwd=tmp_path, env=clean_env(),
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   encoding="utf-8", start_new_session=True)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:  # its session's process group: the import and any worker left
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+
+
+def interrupt(
+    start: Callable[..., subprocess.Popen[str]], url: str, big_file: Path, how: str
+) -> tuple[subprocess.Popen[str], str, str, list[int]]:
+    """Start a long import, wait until its workers run and a chunk is committed, then signal
+    it (``how``: a signal's name, prefixed "group " to signal its whole process group, as
+    Ctrl-C in a terminal does); returns it, once its output has closed, with its workers."""
+    process = start("--db", url, "case", "import", str(big_file), "--json")
+    workers = wait_until(lambda: children(process.pid), 60, "the worker processes")
+    wait_until(lambda: stored_refs(url), 60, "a first chunk")
+    name = how.removeprefix("group ")
+    (os.killpg if how.startswith("group ") else os.kill)(process.pid, signal.Signals[name])
+    # the output closes: no worker holds it open (communicate reads to the end of both)
+    out, err = process.communicate(timeout=30)
+    return process, out, err, workers
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="worker processes need fork (Linux)")
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "group SIGINT", "group SIGTERM",
+                                 "SIGKILL"])
+def test_an_import_killed_takes_its_workers_along(
+    start_import: Callable[..., subprocess.Popen[str]], tmp_path: Path, big_file: Path,
+    how: str,
+) -> None:
+    """Workers used to outlive a killed import (parent 1), holding its output open, so a
+    caller reading it waited forever. SIGINT and SIGTERM stop it between two transactions with
+    one line on what was committed; SIGKILL stops it dead, and its workers with it."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    process, out, err, workers = interrupt(start_import, url, big_file, how)
+    wait_until(lambda: not any(running(w) for w in workers), 10, "the workers to end")
+    if how == "SIGKILL":
+        assert process.returncode == -signal.SIGKILL
+        return
+    signum = signal.Signals[how.removeprefix("group ")]
+    assert process.returncode == 128 + signum
+    said = err.splitlines()[-1]  # after the progress bar, if any
+    assert "Traceback" not in err
+    match = re.fullmatch(r"caseflow: interrupted: ([0-9,]+) case\(s\) committed, line ([0-9,]+) "
+                         r"onwards not imported; run the same import again for the rest \(what "
+                         rf"was committed is skipped\) \({signum.name}\)", said)
+    assert match, said
+    committed, onwards = (int(n.replace(",", "")) for n in match.groups())
+    # every record on the lines before is in the database, none after
+    assert stored_refs(url) == {f"BIG-{i}" for i in range(1, onwards)}
+    assert committed == onwards - 1 > 0
+    assert json.loads(out)["error"]["code"] == "interrupted"
+
+
+def test_an_interrupted_import_committed_what_it_says(
+    start_import: Callable[..., subprocess.Popen[str]], cli: Runner, big_file: Path, db_url: str,
+    tmp_path: Path,
+) -> None:
+    """On either store; and running the file again brings in exactly the rest."""
+    process, _, err, _ = interrupt(start_import, db_url, big_file, "SIGTERM")
+    assert process.returncode == 128 + signal.SIGTERM
+    match = re.search(r"interrupted: ([0-9,]+) case\(s\) committed, line ([0-9,]+) onwards",
+                      err)
+    assert match, err
+    committed, onwards = (int(n.replace(",", "")) for n in match.groups())
+    assert stored_refs(db_url) == {f"BIG-{i}" for i in range(1, onwards)}
+    assert committed == len(stored_refs(db_url))
+
+    rest = tmp_path / "rest.jsonl"  # the last records, and the first again
+    lines = big_file.read_text(encoding="utf-8").splitlines(keepends=True)
+    rest.write_text("".join(lines[:10] + lines[-10:]), encoding="utf-8")
+    again = cli(["--db", db_url, "case", "import", str(rest), "--json"])
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert (report["imported"], report["already_imported"]) == (10, 10)

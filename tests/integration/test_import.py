@@ -684,6 +684,68 @@ def test_two_imports_racing_for_the_same_unnamed_records(
     assert counts(engine)["cases"] == len(HISTORIES)
 
 
+# -- stopping -----------------------------------------------------------------------------------
+
+
+def stop_after(checks: int) -> importer.Stop:
+    """A ``stop`` that says yes from its ``checks``-th question on."""
+    asked = iter(range(1_000_000))
+    return lambda: next(asked) >= checks - 1
+
+
+# asked before each batch; with workers, all ten batches are handed out (10 questions) before
+# the first is taken
+@pytest.mark.parametrize(("workers", "checks"), [(1, 3), (2, 13)])
+def test_an_import_asked_to_stop_says_what_it_committed(
+    bureau: Bureau, engine: Engine, tmp_path: Path, workers: int, checks: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Asked between batches: the chunks written stay, and every line before the one named is
+    settled (here, with one chunk per batch: the first two batches' records)."""
+    if workers > 1 and not importer.can_fork():
+        pytest.skip("worker processes need fork (Linux)")
+    monkeypatch.setattr(importer, "BATCH", 4)
+    records = [{**GOOD, "ref": f"S-{i}"} for i in range(1, 41)]
+    with pytest.raises(importer.ImportInterrupted) as stopped:
+        run_import(bureau, tmp_path, jsonl(records), chunk_size=4, workers=workers,
+                   stop=stop_after(checks))
+    assert (stopped.value.committed, stopped.value.onwards) == (8, 9)
+    assert stopped.value.message.startswith(
+        "interrupted: 8 case(s) committed, line 9 onwards not imported; run the same import "
+        "again")
+    with engine.connect() as connection:
+        refs = connection.execute(sa.select(cases.c.ref)).scalars().all()
+    assert sorted(refs) == sorted(f"S-{i}" for i in range(1, 9))
+
+    # and running it again brings in the rest
+    again = run_import(bureau, tmp_path, jsonl(records), workers=workers)
+    assert (again.imported, again.already_imported, again.failed) == (32, 8, 0)
+
+
+def test_a_stopped_import_names_the_records_without_a_ref_it_did_not_reach(
+    bureau: Bureau, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importer, "BATCH", 2)
+    plain = [{**GOOD, "by": f"clerk-{i}"} for i in range(3)]
+    records = [plain[0], {**GOOD, "ref": "A"}, {**GOOD, "ref": "B"}, plain[1],
+               {**GOOD, "ref": "C"}, plain[2]]
+    with pytest.raises(importer.ImportInterrupted) as before_the_end:
+        run_import(bureau, tmp_path, jsonl(records), chunk_size=1, stop=stop_after(3))
+    assert before_the_end.value.message.startswith(
+        "interrupted: 2 case(s) committed, line 5 onwards and 2 record(s) without a ref "
+        "before it (the first on line 1) not imported")
+    with pytest.raises(importer.ImportInterrupted) as writing_them:
+        run_import(bureau, tmp_path, jsonl(records), chunk_size=1, stop=stop_after(6))
+    # C, then the first record without a ref (A and B were there before), and no more
+    assert writing_them.value.message.startswith(
+        "interrupted: 2 case(s) committed, 2 record(s) without a ref (the first on line 4) "
+        "not imported")
+    with pytest.raises(importer.ImportInterrupted) as dry:
+        run_import(bureau, tmp_path, jsonl(records), dry_run=True, stop=stop_after(1))
+    assert dry.value.message == ("interrupted: dry run, nothing was written; line 1 onwards "
+                                 "not checked")
+
+
 # -- dry run ----------------------------------------------------------------------------------
 
 
