@@ -851,7 +851,7 @@ def import_records(
     those without one are written last, once every reference the file names is known, so a
     generated reference never takes one of them. With ``workers`` > 1 the pure work runs in
     that many forked processes. ``stop`` is asked between batches and chunks: once it says so,
-    the workers are killed and `ImportInterrupted` says what was committed.
+    queued work is dropped and `ImportInterrupted` says what was committed.
     """
     replayer = _Replayer(bureau, now=now, by=by)
     writer = _Writer(bureau, replayer.maker, dry_run=dry_run, progress=progress,
