@@ -28,7 +28,8 @@ JSON Lines (``.jsonl``, ``.ndjson``, ``.json``): one object per line; blank line
 CSV (``.csv``, or any file whose first character is not ``{``): a header row naming the
 columns ``type, ref, on, attrs, by, events`` (any order; ``type`` and ``on`` required), then one
 case per row; ``attrs`` and ``events`` hold the JSON above, an empty cell means none. A record's
-line is the line it starts on.
+line is the line it starts on. JSON nested deeper than `MAX_NESTING` levels (a record needs four)
+is that record's error, never the whole import's.
 
 Rules: every date is a legal date no later than today (as of ``now``) and no earlier than the
 case's previous event; a reference must be new to the database and to the file (a reference
@@ -36,8 +37,16 @@ named again is refused on every later line, whether or not the first record repl
 Generated references skip every reference the file names, and a stored reference of the form
 ``PREFIX-YEAR-NNNN`` moves that counter on (`models.bulk`). Records without a reference are
 written last, once every reference the file names is known. Each chunk (`CHUNK` cases) is one
-transaction: an import stopped half-way keeps the chunks already written, and running it again
-reports those cases as already existing.
+transaction: an import stopped half-way keeps the chunks already written.
+
+Importing again: each record has an import key (`import_key`: SHA-256 of its canonical content,
+reference included), stored with its case (unique). A record whose key is already stored, or
+belongs to an earlier good record of the same file, is skipped as already imported (reported
+with its line and the case's reference, not as a failure), so running a file again writes
+nothing twice and finishes what a stopped run began. A record that names a reference stored
+under another key (a case opened by hand, or imported from a record that differs) is refused
+as a conflict: a changed record is never skipped silently. Two records without a reference
+that are identical in every field are one record.
 
 Errors
 ------
@@ -46,36 +55,48 @@ Errors
         ├── UnreadableFile   the file cannot be read, or is not an import file at all
         └── InvalidRecord    one record is not well-formed (reported with its line)
 
+`ImportInterrupted` (not a `CaseflowError`: nothing was refused) ends an import asked to stop
+(``stop``, on SIGINT or SIGTERM): it says what was committed and from which line on nothing was.
+
 Every error of a record (`InvalidRecord`, any domain error, `Conflict` for a taken reference)
-goes into the report as ``{"line", "ref", "error": {"code", "message", "allowed"}}``.
+goes into the report as ``{"line", "ref", "error": {"code", "message", "allowed"}}``; a record
+skipped as already imported goes into ``skipped`` in the same shape, with the code
+``already_imported``.
 
 Speed: reading, replaying and making the rows (hash chain included) is pure work; on a long
 import it runs in forked worker processes, batch by batch, while this process checks references
 and writes chunks (`models.bulk`) in order. Results do not depend on the number of workers.
+Workers end with this process however it ends (SIGKILL included), and ignore Ctrl-C, which
+this process answers for them: nothing is left holding its output open.
 """
 
 from __future__ import annotations
 
 import csv
+import ctypes
+import hashlib
 import json
 import multiprocessing
 import os
 import re
+import signal
 import sys
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from io import BufferedReader
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import sqlalchemy as sa
 
 from flows.context import Bureau
 from flows.services import _check_ref, _not_in_future
-from models import bulk, repository
+from models import bulk
 from models.bulk import Replayed, RowMaker, Rows
 from models.errors import Conflict
 from states.calendar import legal_date
@@ -97,8 +118,18 @@ RECORD_FIELDS = ("type", "ref", "on", "attrs", "by", "events")
 EVENT_FIELDS = ("trigger", "on", "attrs", "reason", "by")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _RISKY_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")  # NUL or a surrogate half
+# A record nests four levels (record, events, an event, its attrs); JSON nested far deeper is no
+# record, and past about a thousand levels Python's decoder (and every recursive walk of the
+# value after it) stops with a RecursionError instead of an answer.
+MAX_NESTING = 32
+_TOO_DEEP = f"has nesting too deep (more than {MAX_NESTING} levels of [ and {{)"
+
+ALREADY_IMPORTED = "already_imported"  # the code of a record skipped as already imported
 
 Progress = Callable[[int], None]  # called with the number of records finished so far
+Stop = Callable[[], bool]  # asked between batches: whether to stop (a signal came)
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_T = TypeVar("_T")
 
 
 class UnreadableFile(InvalidInput):
@@ -107,6 +138,34 @@ class UnreadableFile(InvalidInput):
 
 class InvalidRecord(InvalidInput):
     code = "invalid_record"
+
+
+class ImportInterrupted(Exception):
+    """The import stopped when asked to (`import_records`'s ``stop``, on a signal). Not a
+    `CaseflowError`: no rule refused anything. The chunks written before stay committed; the
+    message says which records were not imported, and running the same import again brings
+    them in (the committed ones are skipped as already imported)."""
+
+    def __init__(self, *, committed: int, onwards: int | None, unnamed: Sequence[int],
+                 dry_run: bool) -> None:
+        self.committed = committed
+        self.onwards = onwards  # the first line from which nothing was imported
+        self.unnamed = tuple(unnamed)  # lines before it without a ref, not imported either
+        self.dry_run = dry_run
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        missed = [f"line {self.onwards:,} onwards"] if self.onwards is not None else []
+        if self.unnamed:
+            before = " before it" if missed else ""
+            missed.append(f"{len(self.unnamed):,} record(s) without a ref{before} (the first on "
+                          f"line {self.unnamed[0]:,})")
+        if self.dry_run:
+            return f"interrupted: dry run, nothing was written; {' and '.join(missed)} not checked"
+        return (f"interrupted: {self.committed:,} case(s) committed, {' and '.join(missed)} "
+                "not imported; run the same import again for the rest (what was committed is "
+                "skipped)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,16 +221,25 @@ class RecordError:
 
 @dataclass
 class ImportReport:
-    """What an import did: how many cases it stored (would store, on a dry run), and why each
-    failed record failed, by line."""
+    """What an import did: how many cases it stored (would store, on a dry run), why each
+    failed record failed, and which records it skipped as already imported, by line.
+
+    A skipped record is no failure: its case is in the database, once. ``skipped`` entries
+    have the shape of ``errors`` entries, with the code ``already_imported`` and the case's
+    reference."""
 
     imported: int = 0
     dry_run: bool = False
     errors: list[RecordError] = field(default_factory=list)
+    skipped: list[RecordError] = field(default_factory=list)
 
     @property
     def failed(self) -> int:
         return len(self.errors)
+
+    @property
+    def already_imported(self) -> int:
+        return len(self.skipped)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -179,6 +247,8 @@ class ImportReport:
             "failed": self.failed,
             "dry_run": self.dry_run,
             "errors": [e.to_json() for e in self.errors],
+            "already_imported": self.already_imported,
+            "skipped": [e.to_json() for e in self.skipped],
         }
 
 
@@ -209,6 +279,20 @@ def _unusable(value: object) -> str | None:
     return None
 
 
+def _deeper_than(value: object, limit: int) -> bool:
+    """Whether ``value`` nests lists and objects more than ``limit`` levels deep."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in item)
+    return False
+
+
 def _decode_json(text: str, what: str) -> object:
     """A JSON document that every backend can store, or `InvalidRecord`."""
     problem = _unusable(text)
@@ -218,7 +302,12 @@ def _decode_json(text: str, what: str) -> object:
         except json.JSONDecodeError as exc:
             raise InvalidRecord(f"{what} is not JSON: {exc.msg} at character {exc.pos + 1}",
                                 ['{"type": …, "on": …}']) from None
-        if _RISKY_ESCAPE.search(text):
+        except RecursionError:  # about a thousand levels: the decoder gives up
+            value, problem = None, _TOO_DEEP
+        # fewer brackets than the limit cannot nest deeper than it: no need to look
+        if problem is None and text.count("[") + text.count("{") > MAX_NESTING:
+            problem = _TOO_DEEP if _deeper_than(value, MAX_NESTING) else None
+        if problem is None and _RISKY_ESCAPE.search(text):
             problem = _unusable(value)
         if problem is None:
             return value
@@ -433,6 +522,22 @@ def parse_record(data: Mapping[str, object]) -> CaseRecord:
     )
 
 
+def import_key(record: CaseRecord) -> str:
+    """The record's import key: SHA-256 of its canonical content (reference included).
+
+    The same record gives the same key in JSON Lines or CSV, with its fields in any order and
+    any spacing, whoever runs the import; a record that differs in any field gives another.
+    """
+    content = {
+        "type": record.type, "ref": record.ref, "on": record.on.isoformat(),
+        "attrs": record.attrs, "by": record.by,
+        "events": [{"trigger": e.trigger, "on": e.on.isoformat(), "attrs": e.attrs,
+                    "reason": e.reason, "by": e.by} for e in record.events],
+    }
+    text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 # -- replaying (pure: in this process or in workers) -----------------------------------------
 
 # (line, the reference the record names, what became of it)
@@ -501,15 +606,34 @@ class _Replayer:
                 return RecordError.of(line, record.ref, error, where)
             case = fired[-1].case
             events.extend(f.event for f in fired)
-        return Replayed(record.ref or "", case, tuple(events))
+        return Replayed(record.ref or "", case, tuple(events), import_key(record))
 
 
 _CHILD: _Replayer | None = None  # what a forked worker process replays with
 
 
-def _child_started() -> None:
-    assert _CHILD is not None
-    _CHILD.bureau.engine.dispose(close=False)  # the parent's connections are not ours
+def _child_started(parent: int) -> None:
+    """A worker's start: it ends with its parent, whatever ends the parent, and leaves
+    signals to the parent (Ctrl-C reaches every process of the terminal's group)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, copied by fork
+    _end_with_parent(parent)
+    # A worker never touches the store, and leaves the parent's pooled connections as they
+    # are: referenced, so never closed here. Closing a SQLite connection in a forked child
+    # (as disposing of the engine's pool would, once garbage is collected) can wait forever on
+    # a lock that another thread of the parent, the WAL checkpointer, held at the fork.
+
+
+def _end_with_parent(parent: int) -> None:
+    """Have Linux kill this process when its parent dies, even by SIGKILL (prctl(2)); workers
+    left behind would hold the parent's standard output open, and whoever reads it would wait
+    forever. (Linux sends it when the parent *thread* that forked us ends: the pool forks from
+    the thread that submits, which outlives the pool.)"""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:  # it died before we asked
+        os._exit(1)
 
 
 def _child_batch(raws: Sequence[RawRecord]) -> list[Outcome]:
@@ -521,26 +645,40 @@ def _child_batch(raws: Sequence[RawRecord]) -> list[Outcome]:
 
 
 class _Writer:
-    """Takes outcomes in file order: refuses taken references, writes chunks, keeps the report."""
+    """Takes outcomes in file order: skips records already imported, refuses taken references,
+    writes chunks, keeps the report."""
 
     def __init__(
         self, bureau: Bureau, maker: RowMaker, *, dry_run: bool, progress: Progress | None,
-        chunk_size: int,
+        chunk_size: int, stop: Stop,
     ) -> None:
         self.bureau = bureau
         self.maker = maker
         self.dry_run = dry_run
         self.progress = progress
         self.chunk_size = chunk_size
+        self.stop = stop
+        self.last_line = 0  # the last line taken
+        self.read_all = False  # every record has been taken
         self.report = ImportReport(dry_run=dry_run)
         self.named: dict[str, int] = {}  # every reference the file names -> its first line
+        self.keys: dict[str, int] = {}  # the import key of every good record -> its first line
         self.chunk: list[tuple[int, Rows]] = []
-        self.unnamed: list[Rows] = []
+        self.unnamed: list[tuple[int, Rows]] = []
         self.done = 0
         self.prefixes = {t.ref_prefix for t in bureau.types.values()}
 
     def take(self, outcomes: Iterable[Outcome]) -> None:
         for line, ref, result in outcomes:
+            self.last_line = line
+            if not isinstance(result, RecordError):
+                key = _key_of(result)
+                first_seen = self.keys.get(key)
+                if first_seen is not None:
+                    self.report.skipped.append(_already_imported(
+                        line, ref, f"the same record as line {first_seen} of this file"))
+                    self.finished(1)
+                    continue
             if ref is not None:
                 first = self.named.setdefault(ref, line)
                 if first != line:
@@ -551,77 +689,135 @@ class _Writer:
             if isinstance(result, RecordError):
                 self.report.errors.append(result)
                 self.finished(1)
-            elif ref is None:
-                self.unnamed.append(result)
+                continue
+            self.keys[_key_of(result)] = line
+            if ref is None:
+                self.unnamed.append((line, result))
             else:
                 self.chunk.append((line, result))
                 if len(self.chunk) >= self.chunk_size:
                     self.write_named()
+
+    def check(self) -> None:
+        """Stop here, between two transactions, if asked to."""
+        if self.stop():
+            interrupted = self.interrupted()
+            if interrupted.onwards is not None or interrupted.unnamed:  # else all is done
+                raise interrupted
+
+    def interrupted(self) -> ImportInterrupted:
+        """What was committed, and from where on nothing was: every record before that line
+        is settled (committed, failed or skipped) except the unnamed ones still waiting."""
+        waiting = [line for line, _ in self.chunk]
+        if not self.read_all:
+            waiting.append(self.last_line + 1)
+        onwards = min(waiting, default=None)
+        unnamed = [line for line, _ in self.unnamed if onwards is None or line < onwards]
+        return ImportInterrupted(committed=0 if self.dry_run else self.report.imported,
+                                 onwards=onwards, unnamed=unnamed, dry_run=self.dry_run)
 
     def finished(self, count: int) -> None:
         before, self.done = self.done, self.done + count
         if self.progress is not None and before // PROGRESS_EVERY != self.done // PROGRESS_EVERY:
             self.progress(self.done)
 
+    def _retrying(self, write: Callable[[], _T]) -> _T:
+        """``write()``, again when a concurrent import stored one of its cases first."""
+        unique_violation = self.bureau.engine.dialect.loaded_dbapi.IntegrityError
+        for _ in range(WRITE_ATTEMPTS - 1):
+            try:
+                return write()
+            except (unique_violation, sa.exc.IntegrityError):
+                # PostgreSQL: another import stored one of these references or records after
+                # we looked; we waited on its unique index until it committed, so the next
+                # look sees it (SQLite cannot get here: its writers queue at BEGIN IMMEDIATE)
+                continue
+        return write()  # the last attempt: a failure now is no race
+
     def write_named(self) -> None:
         """Store cases that carry their own references, unless one is already taken."""
         chunk, self.chunk = self.chunk, []
         if not chunk:
             return
-        unique_violation = self.bureau.engine.dialect.loaded_dbapi.IntegrityError
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
-            try:
-                keep, errors = self._write_named(chunk)
-                break
-            except (unique_violation, sa.exc.IntegrityError):
-                # PostgreSQL: another import stored one of these references after we looked;
-                # we waited on its unique index until it committed, so the next look sees it
-                # (SQLite cannot get here: its writers queue at BEGIN IMMEDIATE)
-                if attempt == WRITE_ATTEMPTS:
-                    raise
+        keep, skipped, errors = self._retrying(partial(self._write_named, chunk))
+        self.report.skipped.extend(skipped)
         self.report.errors.extend(errors)
         self.report.imported += len(keep)
         self.finished(len(chunk))
 
-    def _write_named(self, chunk: list[tuple[int, Rows]]) -> tuple[list[Rows], list[RecordError]]:
+    def _write_named(
+        self, chunk: list[tuple[int, Rows]]
+    ) -> tuple[list[Rows], list[RecordError], list[RecordError]]:
+        keep: list[Rows] = []
+        skipped: list[RecordError] = []
+        errors: list[RecordError] = []
         with self.bureau.unit_of_work(write=not self.dry_run) as uow:
-            taken = repository.existing_refs(uow.connection, [r.ref for _, r in chunk])
-            errors = [
-                RecordError.of(line, rows.ref, Conflict(
-                    f"a case {rows.ref!r} already exists", ["a new reference"]
-                ))
-                for line, rows in chunk if rows.ref in taken
-            ]
-            keep = [rows for _, rows in chunk if rows.ref not in taken]
+            stored = bulk.import_keys_of(uow.connection, [rows.ref for _, rows in chunk])
+            for line, rows in chunk:
+                if rows.ref not in stored:
+                    keep.append(rows)
+                elif stored[rows.ref] == rows.import_key:  # the key covers the reference
+                    skipped.append(_already_imported(line, rows.ref,
+                                                     f"already imported as case {rows.ref}"))
+                else:
+                    errors.append(RecordError.of(line, rows.ref, _taken(rows.ref,
+                                                                        stored[rows.ref])))
             if not self.dry_run and keep:
                 bulk.insert_rows(uow.connection, self.maker, keep)
                 bulk.advance_ref_counters(uow.connection, [r.ref for r in keep], self.prefixes)
                 uow.commit()
-        return keep, errors
+        return keep, skipped, errors
 
     def write_unnamed(self) -> None:
         """Store cases under references generated now, past every one the file names."""
         while self.unnamed:
+            self.check()
             chunk = self.unnamed[: self.chunk_size]
             del self.unnamed[: self.chunk_size]
-            if not self.dry_run:
-                self._name_and_insert(chunk)
-            self.report.imported += len(chunk)
+            keep, skipped = self._retrying(partial(self._name_and_insert, chunk))
+            self.report.skipped.extend(skipped)
+            self.report.imported += len(keep)
             self.finished(len(chunk))
 
-    def _name_and_insert(self, chunk: list[Rows]) -> None:
-        groups: dict[tuple[str, int], list[Rows]] = defaultdict(list)
-        for rows in chunk:
-            prefix = self.bureau.case_type(rows.type).ref_prefix
-            groups[(prefix, rows.opened_on.year)].append(rows)
-        with self.bureau.unit_of_work() as uow:
+    def _name_and_insert(
+        self, chunk: list[tuple[int, Rows]]
+    ) -> tuple[list[Rows], list[RecordError]]:
+        with self.bureau.unit_of_work(write=not self.dry_run) as uow:
+            imported = bulk.imported_refs(uow.connection, [_key_of(r) for _, r in chunk])
+            skipped = [_already_imported(line, ref, f"already imported as case {ref}")
+                       for line, rows in chunk
+                       if (ref := imported.get(_key_of(rows))) is not None]
+            keep = [rows for _, rows in chunk if _key_of(rows) not in imported]
+            if self.dry_run or not keep:
+                return keep, skipped
+            groups: dict[tuple[str, int], list[Rows]] = defaultdict(list)
+            for rows in keep:
+                prefix = self.bureau.case_type(rows.type).ref_prefix
+                groups[(prefix, rows.opened_on.year)].append(rows)
             for (prefix, year), group in sorted(groups.items()):
                 refs = bulk.allocate_refs(uow.connection, prefix, year, len(group),
                                           reserved=self.named)
                 for rows, ref in zip(group, refs, strict=True):
                     rows.ref = ref
-            bulk.insert_rows(uow.connection, self.maker, chunk)
+            bulk.insert_rows(uow.connection, self.maker, keep)
             uow.commit()
+        return keep, skipped
+
+
+def _key_of(rows: Rows) -> str:
+    assert rows.import_key is not None  # every record replayed here has one
+    return rows.import_key
+
+
+def _already_imported(line: int, ref: str | None, message: str) -> RecordError:
+    return RecordError(line, ref, ALREADY_IMPORTED, message)
+
+
+def _taken(ref: str, stored_key: str | None) -> Conflict:
+    if stored_key is None:
+        return Conflict(f"a case {ref!r} already exists", ["a new reference"])
+    return Conflict(f"a case {ref!r} was already imported from a different record (this line "
+                    "differs from it)", ["a new reference", "the record as first imported"])
 
 
 # -- the service -----------------------------------------------------------------------------
@@ -660,41 +856,69 @@ def import_records(
     progress: Progress | None = None,
     chunk_size: int = CHUNK,
     workers: int = 1,
+    stop: Stop | None = None,
 ) -> ImportReport:
     """Import ``records`` (from `read_jsonl`/`read_csv`, or mappings numbered from 1).
 
     Records that name their reference are written as they come, ``chunk_size`` per transaction;
     those without one are written last, once every reference the file names is known, so a
     generated reference never takes one of them. With ``workers`` > 1 the pure work runs in
-    that many forked processes.
+    that many forked processes. ``stop`` is asked between batches and chunks: once it says so,
+    queued work is dropped and `ImportInterrupted` says what was committed.
     """
-    global _CHILD
     replayer = _Replayer(bureau, now=now, by=by)
     writer = _Writer(bureau, replayer.maker, dry_run=dry_run, progress=progress,
-                     chunk_size=chunk_size)
+                     chunk_size=chunk_size, stop=stop or (lambda: False))
     if workers <= 1 or not can_fork():
         for batch in _batches(records):
+            writer.check()
             writer.take(replayer.batch(batch))
     else:
-        _CHILD = replayer
-        try:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                     initializer=_child_started) as pool:
-                pending: deque[Future[list[Outcome]]] = deque()
-                for batch in _batches(records):
-                    pending.append(pool.submit(_child_batch, batch))
-                    if len(pending) > IN_FLIGHT * workers:
-                        writer.take(pending.popleft().result())
-                while pending:
-                    writer.take(pending.popleft().result())
-        finally:
-            _CHILD = None
+        _replay_in_workers(replayer, writer, records, workers)
+    writer.read_all = True
+    writer.check()
     writer.write_named()
     writer.write_unnamed()
     if progress is not None:
         progress(writer.done)
     writer.report.errors.sort(key=lambda e: e.line)
+    writer.report.skipped.sort(key=lambda e: e.line)
     return writer.report
+
+
+def _replay_in_workers(
+    replayer: _Replayer, writer: _Writer, records: Iterable[RawRecord | Mapping[str, object]],
+    workers: int,
+) -> None:
+    """Replay in forked worker processes, batch by batch; take the outcomes in file order."""
+    global _CHILD
+    _CHILD = replayer
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_child_started, initargs=(os.getpid(),))
+    try:
+        try:
+            pending: deque[Future[list[Outcome]]] = deque()
+            for batch in _batches(records):
+                writer.check()
+                pending.append(pool.submit(_child_batch, batch))
+                if len(pending) > IN_FLIGHT * workers:
+                    writer.take(pending.popleft().result())
+            while pending:
+                writer.check()
+                writer.take(pending.popleft().result())
+        except BrokenProcessPool as broken:
+            if writer.stop():  # a signal to the whole process group ended the workers too
+                raise writer.interrupted() from broken
+            raise
+    except BaseException:
+        # queued batches are dropped; each worker ends after the batch in hand, and no one
+        # waits for it (a process that exits meanwhile takes its workers along)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    else:
+        pool.shutdown()
+    finally:
+        _CHILD = None
 
 
 def import_file(
@@ -707,11 +931,12 @@ def import_file(
     progress: Progress | None = None,
     chunk_size: int = CHUNK,
     workers: int | None = None,
+    stop: Stop | None = None,
 ) -> ImportReport:
     """Import the CSV or JSON Lines file at ``path`` (`UnreadableFile` if it cannot be read).
 
     ``workers``: worker processes for the pure work; by default none for a short file and one
-    per available core for a long one.
+    per available core for a long one. ``stop``: as for `import_records`.
     """
     if workers is None:
         workers = default_workers(count_records(path))
@@ -721,4 +946,5 @@ def import_file(
         except OSError as exc:
             raise _unreadable(path, exc) from None
         return import_records(bureau, read_records(stream, fmt), now=now, dry_run=dry_run,
-                              by=by, progress=progress, chunk_size=chunk_size, workers=workers)
+                              by=by, progress=progress, chunk_size=chunk_size, workers=workers,
+                              stop=stop)

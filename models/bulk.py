@@ -12,6 +12,10 @@ own converters, as `models.prepared` does) is pure work that needs no connection
 may do it in worker processes and send the plain `Rows` back; `insert_rows` then hands them to
 the driver's ``executemany``, three statements per chunk.
 
+Import keys: an imported case carries the key of the record it came from (``import_key``, unique;
+NULL for a case opened one by one), so an importer can tell a record it already brought in
+(`imported_refs`, `import_keys_of`) from a new one.
+
 Reference counters: a reference imported in the generated form ``PREFIX-YEAR-NNNN`` moves its
 counter forward (`advance_ref_counters`), so numbers handed out later continue after the
 bureau's own numbering instead of reusing numbers of cases that were never brought over.
@@ -48,6 +52,7 @@ class Replayed:
     ref: str
     case: CaseSnapshot
     events: tuple[DomainEvent, ...]  # the opening event first
+    import_key: str | None = None  # the record it came from, when imported
 
 
 @dataclass(slots=True)
@@ -60,6 +65,7 @@ class Rows:
     case: Any  # driver parameters of the case row
     events: list[Any]  # one per event
     cycles: list[Any]  # one per clock cycle
+    import_key: str | None = None
 
 
 class _Params:
@@ -127,10 +133,11 @@ class RowMaker:
             event_params.append(self.events(row))
         case_params = self.cases(repository.case_values(
             case, ref=item.ref, clerk=item.events[0].by or None, last_seq=len(item.events),
-            last_hash=previous, recorded_at=recorded_at,
+            last_hash=previous, recorded_at=recorded_at, import_key=item.import_key,
         ))
         cycle_params = [self.cycles(repository.cycle_values(0, c)) for c in case.cycles]
-        return Rows(item.ref, case.type, case.opened_on, case_params, event_params, cycle_params)
+        return Rows(item.ref, case.type, case.opened_on, case_params, event_params, cycle_params,
+                    item.import_key)
 
 
 def insert_rows(connection: sa.Connection, maker: RowMaker, items: Sequence[Rows]) -> list[int]:
@@ -173,6 +180,28 @@ def _ids(connection: sa.Connection, refs: list[str]) -> dict[str, int]:
     for start in range(0, len(refs), 500):
         query = sa.select(cases.c.id, cases.c.ref).where(cases.c.ref.in_(refs[start:start + 500]))
         found.update((r.ref, int(r.id)) for r in connection.execute(query))
+    return found
+
+
+def imported_refs(connection: sa.Connection, keys: Iterable[str]) -> dict[str, str]:
+    """The reference of each stored case imported under one of ``keys``, by key."""
+    wanted = list(keys)
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), 500):
+        query = sa.select(cases.c.import_key, cases.c.ref).where(
+            cases.c.import_key.in_(wanted[start:start + 500]))
+        found.update((r.import_key, r.ref) for r in connection.execute(query))
+    return found
+
+
+def import_keys_of(connection: sa.Connection, refs: Iterable[str]) -> dict[str, str | None]:
+    """The import key of each stored case among ``refs``, by reference (None: not imported)."""
+    wanted = list(refs)
+    found: dict[str, str | None] = {}
+    for start in range(0, len(wanted), 500):
+        query = sa.select(cases.c.ref, cases.c.import_key).where(
+            cases.c.ref.in_(wanted[start:start + 500]))
+        found.update((r.ref, r.import_key) for r in connection.execute(query))
     return found
 
 

@@ -402,8 +402,9 @@ def case_values(
     last_seq: int,
     last_hash: str,
     recorded_at: datetime,
+    import_key: str | None = None,
 ) -> dict[str, Any]:
-    """The row of a new case (opened one by one or imported in bulk)."""
+    """The row of a new case (opened one by one, or imported in bulk under ``import_key``)."""
     return {
         "ref": ref,
         "type": case.type,
@@ -420,6 +421,7 @@ def case_values(
         "last_hash": last_hash,
         "created_at": recorded_at,
         "updated_at": recorded_at,
+        "import_key": import_key,
     }
 
 

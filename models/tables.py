@@ -28,6 +28,9 @@ class CaseRow(SQLModel, table=True):
         sa.Index("ix_cases_type_admitted", "type", "admitted_on"),
         sa.Index("ix_cases_type_closed", "type", "closed_on"),
         sa.Index("ix_cases_type_state", "type", "state"),
+        # a record is imported once (`flows.importer`); NULL for cases opened one by one,
+        # and NULLs never collide in a unique index, on SQLite or PostgreSQL
+        sa.Index("uq_cases_import_key", "import_key", unique=True),
     )
 
     id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True,
@@ -48,6 +51,8 @@ class CaseRow(SQLModel, table=True):
     last_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     created_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
     updated_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+    # SHA-256 (hex) of the import record the case came from; NULL if it was not imported
+    import_key: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
 
 
 class EventRow(SQLModel, table=True):

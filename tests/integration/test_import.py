@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from flows import importer, services
 from flows.context import Bureau
 from flows.importer import ImportReport
-from models import repository
+from models import bulk
 from models.tables import cases, clock_cycles, events, ref_counters
 from states.casetypes import CASE_TYPES
 
@@ -151,7 +151,7 @@ def through_services(bureau: Bureau, record: Mapping[str, Any], default_by: str)
 
 
 def stored(engine: Engine, ref: str) -> dict[str, Any]:
-    """Everything stored about a case, without its row ids and reference."""
+    """Everything stored about a case, without its row ids, reference and import key."""
     with engine.connect() as connection:
         case = connection.execute(sa.select(cases).where(cases.c.ref == ref)).mappings().one()
         cycle_rows = connection.execute(
@@ -160,12 +160,19 @@ def stored(engine: Engine, ref: str) -> dict[str, Any]:
         event_rows = connection.execute(
             sa.select(events).where(events.c.case_id == case["id"])
             .order_by(events.c.seq)).mappings().all()
-    drop = {"id", "case_id", "ref"}
+    drop = {"id", "case_id", "ref", "import_key"}
     return {
         "case": {k: v for k, v in case.items() if k not in drop},
         "cycles": [{k: v for k, v in r.items() if k not in drop} for r in cycle_rows],
         "events": [{k: v for k, v in r.items() if k not in drop} for r in event_rows],
     }
+
+
+def import_key_of(engine: Engine, ref: str) -> str | None:
+    with engine.connect() as connection:
+        key: str | None = connection.execute(
+            sa.select(cases.c.import_key).where(cases.c.ref == ref)).scalar_one()
+    return key
 
 
 def counts(engine: Engine) -> dict[str, int]:
@@ -193,9 +200,13 @@ def test_import_stores_what_the_services_store(
     report = run_import(bureau, tmp_path, text, f"cases.{fmt}")
 
     assert report.to_json() == {"imported": len(HISTORIES), "failed": 0, "dry_run": False,
-                                "errors": []}
+                                "errors": [], "already_imported": 0, "skipped": []}
     for i in range(1, len(HISTORIES) + 1):
         assert stored(engine, f"IM-{i}") == stored(engine, f"SV-{i}"), f"history {i}"
+        # only an imported case carries the key of the record it came from
+        assert import_key_of(engine, f"SV-{i}") is None
+        assert import_key_of(engine, f"IM-{i}") == importer.import_key(
+            importer.parse_record(imported[i - 1]))
     assert all_chains_verify(bureau)
 
     # spot checks that the comparison compares something
@@ -353,6 +364,68 @@ def test_a_file_that_is_not_an_import_file(bureau: Bureau, tmp_path: Path) -> No
         importer.import_file(bureau, tmp_path, now=NOW)
 
 
+# -- nesting ----------------------------------------------------------------------------------
+
+
+def nested(levels: int) -> str:
+    """JSON text of lists nested ``levels`` deep (written by hand: `json.dumps` would recurse)."""
+    return "[" * levels + "]" * levels
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_json_nested_too_deep_is_that_records_error(
+    bureau: Bureau, engine: Engine, tmp_path: Path, workers: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past about a thousand levels Python's decoder raises RecursionError; the import used to
+    stop there and lose the good records. Each such line is its own error."""
+    if workers > 1 and not importer.can_fork():
+        pytest.skip("worker processes need fork (Linux)")
+    monkeypatch.setattr(importer, "BATCH", 2)
+    deep_attrs = '{"type": "complaint", "on": "2024-02-19", "attrs": {"x": %s}}'
+    text = jsonl([
+        {**GOOD, "ref": "OK-1"},
+        deep_attrs % nested(1_000),  # line 2
+        nested(100_000),  # line 3
+        deep_attrs % nested(importer.MAX_NESTING),  # line 4: decodes, still far too deep
+        '{"type": "complaint", "on": "2024-02-19", "events": ' + "[" * 5_000,  # line 5: cut off
+        {**GOOD, "ref": "OK-2"},
+    ])
+    report = run_import(bureau, tmp_path, text, workers=workers)
+    assert report.imported == 2
+    assert [(e.line, e.code) for e in report.errors] == [
+        (2, "invalid_record"), (3, "invalid_record"), (4, "invalid_record"),
+        (5, "invalid_record")]
+    assert all("nesting too deep" in e.message for e in report.errors)
+    assert counts(engine)["cases"] == 2
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_csv_cells_nested_too_deep_are_that_records_error(
+    bureau: Bureau, engine: Engine, tmp_path: Path, workers: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if workers > 1 and not importer.can_fork():
+        pytest.skip("worker processes need fork (Linux)")
+    monkeypatch.setattr(importer, "BATCH", 2)
+    deep_object = '{""a"": ' * 2_000 + "1" + "}" * 2_000
+    text = (
+        "type,ref,on,attrs,by,events\n"
+        "complaint,C-1,2024-02-19,,,\n"
+        f'complaint,C-2,2024-02-19,"{deep_object}",,\n'  # line 3
+        f"complaint,C-3,2024-02-19,,,{nested(1_000)}\n"  # line 4
+        f"complaint,C-4,2024-02-19,,,{nested(importer.MAX_NESTING + 1)}\n"  # line 5
+        "complaint,C-5,2024-02-19,,,\n"
+    )
+    report = run_import(bureau, tmp_path, text, "cases.csv", workers=workers)
+    assert report.imported == 2
+    assert [(e.line, e.ref) for e in report.errors] == [(3, "C-2"), (4, "C-3"), (5, "C-4")]
+    assert all("nesting too deep" in e.message for e in report.errors)
+    assert "column attrs" in report.errors[0].message
+    assert "column events" in report.errors[1].message
+    assert counts(engine)["cases"] == 2
+
+
 # -- references -------------------------------------------------------------------------------
 
 
@@ -383,18 +456,18 @@ def test_duplicate_references_in_the_database_and_in_the_file(
 def test_two_imports_racing_for_the_same_references(
     bureau: Bureau, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each reference is stored once; the import that lost the race reports every record as
-    taken, line by line, instead of failing on the unique index (PostgreSQL, where both may
-    look before either commits; SQLite's writers queue, and must end the same)."""
+    """Each record is stored once; the import that lost the race reports every record as
+    already imported, line by line, instead of failing on the unique index (PostgreSQL, where
+    both may look before either commits; SQLite's writers queue, and must end the same)."""
     records = with_refs("RACE")
     text = jsonl(records)
     race = engine.dialect.name == "postgresql"
     both_looked = threading.Barrier(2, timeout=30)
     calls = iter(range(1_000_000))
     lock = threading.Lock()
-    original = repository.existing_refs
+    original = bulk.import_keys_of
 
-    def look_then_wait_for_the_other(connection: sa.Connection, refs: Any) -> set[str]:
+    def look_then_wait_for_the_other(connection: sa.Connection, refs: Any) -> dict[str, Any]:
         found = original(connection, refs)
         with lock:
             first_two = next(calls) < 2
@@ -402,7 +475,7 @@ def test_two_imports_racing_for_the_same_references(
             both_looked.wait()
         return found
 
-    monkeypatch.setattr(repository, "existing_refs", look_then_wait_for_the_other)
+    monkeypatch.setattr(bulk, "import_keys_of", look_then_wait_for_the_other)
     reports: dict[int, ImportReport] = {}
     failures: list[BaseException] = []
 
@@ -421,9 +494,9 @@ def test_two_imports_racing_for_the_same_references(
     assert failures == []
     winner, loser = sorted(reports.values(), key=lambda r: r.imported, reverse=True)
     assert (winner.imported, winner.failed) == (len(records), 0)
-    assert loser.imported == 0
-    assert [(e["line"], e["ref"], e["error"]["code"]) for e in loser.to_json()["errors"]] == [
-        (line, record["ref"], "conflict") for line, record in enumerate(records, start=1)
+    assert (loser.imported, loser.failed) == (0, 0)
+    assert [(e["line"], e["ref"], e["error"]["code"]) for e in loser.to_json()["skipped"]] == [
+        (line, record["ref"], "already_imported") for line, record in enumerate(records, start=1)
     ]
     assert counts(engine)["cases"] == len(records)
     assert all_chains_verify(bureau)
@@ -464,6 +537,217 @@ def test_an_imported_number_moves_the_counter_past_it(bureau: Bureau, tmp_path: 
     assert services.list_cases(bureau)[-1].case.ref == "CP-2024-0414"
 
 
+# -- importing again ----------------------------------------------------------------------------
+
+
+def skipped(report: ImportReport) -> list[tuple[int, str | None]]:
+    doc = report.to_json()
+    assert doc["already_imported"] == len(doc["skipped"])  # type: ignore[arg-type]
+    assert all(e["error"]["code"] == "already_imported" for e in doc["skipped"])  # type: ignore[attr-defined]
+    return [(e["line"], e["ref"]) for e in doc["skipped"]]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_importing_a_file_again_writes_nothing_twice(
+    bureau: Bureau, engine: Engine, tmp_path: Path, fmt: str
+) -> None:
+    """Records without a reference used to be imported again under new references."""
+    text = jsonl(HISTORIES) if fmt == "jsonl" else csv_text(HISTORIES)
+    first = run_import(bureau, tmp_path, text, f"cases.{fmt}")
+    assert (first.imported, first.failed, first.already_imported) == (len(HISTORIES), 0, 0)
+    before = counts(engine)
+    refs = [c.case.ref for c in services.list_cases(bureau)]
+
+    again = run_import(bureau, tmp_path, text, f"cases.{fmt}", by="someone-else")
+    assert (again.imported, again.failed, again.already_imported) == (0, 0, len(HISTORIES))
+    # a CSV record's line is the line after the header it is on
+    lines = [i + (1 if fmt == "csv" else 0) for i in range(1, len(HISTORIES) + 1)]
+    assert skipped(again) == list(zip(lines, refs, strict=True))  # each line, and its case
+    assert "already imported as case " + refs[0] in again.skipped[0].message
+    assert counts(engine) == before
+    assert all_chains_verify(bureau)
+
+
+def test_a_record_is_the_same_in_either_format_and_any_spelling(
+    bureau: Bureau, engine: Engine, tmp_path: Path
+) -> None:
+    assert run_import(bureau, tmp_path, jsonl(HISTORIES[:3])).imported == 3
+    before = counts(engine)
+    respelled = [json.dumps(dict(reversed(list(r.items()))), ensure_ascii=False, indent=None,
+                            separators=(" , ", " : ")) for r in HISTORIES[:3]]
+    from_csv = run_import(bureau, tmp_path, csv_text(HISTORIES[:3]), "cases.csv")
+    from_jsonl = run_import(bureau, tmp_path, jsonl(respelled))
+    assert (from_csv.imported, from_csv.already_imported) == (0, 3)
+    assert (from_jsonl.imported, from_jsonl.already_imported) == (0, 3)
+    assert counts(engine) == before
+    # a record that differs in anything is another record
+    changed = {**HISTORIES[3], "attrs": {"applicant": "另一人"}}
+    assert run_import(bureau, tmp_path, jsonl([HISTORIES[3], changed])).imported == 2
+
+
+def test_the_same_record_twice_in_one_file_is_imported_once(
+    bureau: Bureau, engine: Engine, tmp_path: Path
+) -> None:
+    plain = {"type": "complaint", "on": "2024-02-19"}
+    named = {**GOOD, "ref": "CP-N"}
+    report = run_import(bureau, tmp_path, jsonl([
+        plain, named, {"type": "complaint", "on": "2024-02-20"}, plain, named, "",
+        {**plain, "type": "nonesuch"}, {**plain, "type": "nonesuch"},  # failing twice: failed
+    ]))
+    assert (report.imported, report.failed) == (3, 2)
+    assert skipped(report) == [(4, None), (5, "CP-N")]
+    assert "line 1" in report.skipped[0].message and "line 2" in report.skipped[1].message
+    assert [(e.line, e.code) for e in report.errors] == [(7, "unknown_type"),
+                                                         (8, "unknown_type")]
+    assert counts(engine)["cases"] == 3
+
+
+def test_a_named_record_imported_before(bureau: Bureau, engine: Engine, tmp_path: Path) -> None:
+    """Its key covers its reference and content: the same record is skipped; another record
+    under the same reference is refused, as a reference taken by a case opened by hand is."""
+    services.open_case(bureau, "complaint", on=date(2024, 1, 5), ref="CP-OPENED", by="a",
+                       now=NOW)
+    assert run_import(bureau, tmp_path, jsonl([{**GOOD, "ref": "CP-1"}])).imported == 1
+    report = run_import(bureau, tmp_path, jsonl([
+        {**GOOD, "ref": "CP-1"},  # the same record
+        {**GOOD, "ref": "CP-OPENED"},
+        {**GOOD, "ref": "CP-2"},
+    ]))
+    assert (report.imported, report.failed) == (1, 1)
+    assert skipped(report) == [(1, "CP-1")]
+    assert [(e.line, e.ref, e.code) for e in report.errors] == [(2, "CP-OPENED", "conflict")]
+    assert report.errors[0].message == "a case 'CP-OPENED' already exists"
+
+    changed = run_import(bureau, tmp_path, jsonl([{**GOOD, "ref": "CP-1", "by": "clerk-x"}]))
+    assert (changed.imported, changed.already_imported) == (0, 0)
+    assert [(e.line, e.ref, e.code) for e in changed.errors] == [(1, "CP-1", "conflict")]
+    assert "already imported from a different record" in changed.errors[0].message
+    assert services.get_case(bureau, "CP-1").case.version == 2  # untouched
+    assert counts(engine)["cases"] == 3
+
+
+def test_an_interrupted_import_run_again_brings_in_the_rest(
+    bureau: Bureau, engine: Engine, tmp_path: Path
+) -> None:
+    """What a clerk does after an import was stopped half-way: run the whole file again."""
+    records: list[Mapping[str, Any] | str] = [*HISTORIES, *with_refs("N")]
+    half = len(records) // 2
+    assert run_import(bureau, tmp_path, jsonl(records[:half])).imported == half
+    dry = run_import(bureau, tmp_path, jsonl(records), dry_run=True)
+    assert (dry.imported, dry.failed, dry.already_imported) == (len(records) - half, 0, half)
+    again = run_import(bureau, tmp_path, jsonl(records))
+    assert (again.imported, again.failed, again.already_imported) == (len(records) - half, 0,
+                                                                      half)
+    assert [line for line, _ in skipped(again)] == list(range(1, half + 1))
+    assert counts(engine)["cases"] == len(records)
+    assert all_chains_verify(bureau)
+
+
+def test_two_imports_racing_for_the_same_unnamed_records(
+    bureau: Bureau, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each record is stored once although neither import names a reference: the import key
+    is unique in the database (on PostgreSQL both look before either commits)."""
+    text = jsonl(HISTORIES)
+    race = engine.dialect.name == "postgresql"
+    both_looked = threading.Barrier(2, timeout=30)
+    calls = iter(range(1_000_000))
+    lock = threading.Lock()
+    original = bulk.imported_refs
+
+    def look_then_wait_for_the_other(connection: sa.Connection, keys: Any) -> dict[str, str]:
+        found = original(connection, keys)
+        with lock:
+            first_two = next(calls) < 2
+        if race and first_two:
+            both_looked.wait()
+        return found
+
+    monkeypatch.setattr(bulk, "imported_refs", look_then_wait_for_the_other)
+    reports: list[ImportReport] = []
+    failures: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            reports.append(run_import(bureau, tmp_path, text, name=f"import-{i}.jsonl"))
+        except BaseException as exc:  # reported by the assertion below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    winner, loser = sorted(reports, key=lambda r: r.imported, reverse=True)
+    assert (winner.imported, winner.already_imported) == (len(HISTORIES), 0)
+    assert (loser.imported, loser.failed, loser.already_imported) == (0, 0, len(HISTORIES))
+    assert counts(engine)["cases"] == len(HISTORIES)
+
+
+# -- stopping -----------------------------------------------------------------------------------
+
+
+def stop_after(checks: int) -> importer.Stop:
+    """A ``stop`` that says yes from its ``checks``-th question on."""
+    asked = iter(range(1_000_000))
+    return lambda: next(asked) >= checks - 1
+
+
+# asked before each batch; with workers, all ten batches are handed out (10 questions) before
+# the first is taken
+@pytest.mark.parametrize(("workers", "checks"), [(1, 3), (2, 13)])
+def test_an_import_asked_to_stop_says_what_it_committed(
+    bureau: Bureau, engine: Engine, tmp_path: Path, workers: int, checks: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Asked between batches: the chunks written stay, and every line before the one named is
+    settled (here, with one chunk per batch: the first two batches' records)."""
+    if workers > 1 and not importer.can_fork():
+        pytest.skip("worker processes need fork (Linux)")
+    monkeypatch.setattr(importer, "BATCH", 4)
+    records = [{**GOOD, "ref": f"S-{i}"} for i in range(1, 41)]
+    with pytest.raises(importer.ImportInterrupted) as stopped:
+        run_import(bureau, tmp_path, jsonl(records), chunk_size=4, workers=workers,
+                   stop=stop_after(checks))
+    assert (stopped.value.committed, stopped.value.onwards) == (8, 9)
+    assert stopped.value.message.startswith(
+        "interrupted: 8 case(s) committed, line 9 onwards not imported; run the same import "
+        "again")
+    with engine.connect() as connection:
+        refs = connection.execute(sa.select(cases.c.ref)).scalars().all()
+    assert sorted(refs) == sorted(f"S-{i}" for i in range(1, 9))
+
+    # and running it again brings in the rest
+    again = run_import(bureau, tmp_path, jsonl(records), workers=workers)
+    assert (again.imported, again.already_imported, again.failed) == (32, 8, 0)
+
+
+def test_a_stopped_import_names_the_records_without_a_ref_it_did_not_reach(
+    bureau: Bureau, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importer, "BATCH", 2)
+    plain = [{**GOOD, "by": f"clerk-{i}"} for i in range(3)]
+    records = [plain[0], {**GOOD, "ref": "A"}, {**GOOD, "ref": "B"}, plain[1],
+               {**GOOD, "ref": "C"}, plain[2]]
+    with pytest.raises(importer.ImportInterrupted) as before_the_end:
+        run_import(bureau, tmp_path, jsonl(records), chunk_size=1, stop=stop_after(3))
+    assert before_the_end.value.message.startswith(
+        "interrupted: 2 case(s) committed, line 5 onwards and 2 record(s) without a ref "
+        "before it (the first on line 1) not imported")
+    with pytest.raises(importer.ImportInterrupted) as writing_them:
+        run_import(bureau, tmp_path, jsonl(records), chunk_size=1, stop=stop_after(6))
+    # C, then the first record without a ref (A and B were there before), and no more
+    assert writing_them.value.message.startswith(
+        "interrupted: 2 case(s) committed, 2 record(s) without a ref (the first on line 4) "
+        "not imported")
+    with pytest.raises(importer.ImportInterrupted) as dry:
+        run_import(bureau, tmp_path, jsonl(records), dry_run=True, stop=stop_after(1))
+    assert dry.value.message == ("interrupted: dry run, nothing was written; line 1 onwards "
+                                 "not checked")
+
+
 # -- dry run ----------------------------------------------------------------------------------
 
 
@@ -488,7 +772,8 @@ def test_dry_run_checks_everything_and_writes_nothing(
 
 def test_progress_is_reported_up_to_every_record(bureau: Bureau, tmp_path: Path) -> None:
     seen: list[int] = []
-    records = [{**GOOD, "ref": f"P-{i}"} for i in range(600)] + [{**GOOD}] * 3 + ["x"]
+    records = [{**GOOD, "ref": f"P-{i}"} for i in range(600)] + [
+        {**GOOD, "by": f"clerk-{i}"} for i in range(3)] + ["x"]
     report = run_import(bureau, tmp_path, jsonl(records), progress=seen.append, chunk_size=100)
     assert report.imported == 603
     assert seen == sorted(seen)
