@@ -161,7 +161,8 @@ def changed_cycles(
 _EVENT_KEYS = [c.name for c in events.columns if c.name != "id"]
 _CYCLE_KEYS = [c.name for c in clock_cycles.columns if c.name != "id"]
 _CASE_KEYS = [c.name for c in cases.columns if c.name != "id"]
-_CASE_UPDATE_KEYS = ["attrs", "version", "last_on", "last_seq", "last_hash", "updated_at"]
+_CASE_UPDATE_KEYS = ["attrs", "version", "last_on", "last_seq", "last_hash", "updated_at",
+                     "department", "handler"]
 # Indexed columns are set only when they change: SQLite rewrites an index entry whenever its
 # column is in the SET clause, same value or not, and those pages dominate the commit (WAL
 # frames per transition fell from 10.9 to 8.6 in bench/persist_transitions.py's walk).
@@ -394,6 +395,13 @@ def next_ref(connection: sa.Connection, prefix: str, year: int) -> str:
             return ref
 
 
+def _text_attr(attrs: Mapping[str, object], name: str) -> str | None:
+    """A case attribute the store keeps in a column of its own too (承办科室, 承办人), for the
+    alert routes, the worklists and the reports to select and group by."""
+    value = attrs.get(name)
+    return None if value is None else str(value)
+
+
 def case_values(
     case: CaseSnapshot,
     *,
@@ -416,7 +424,8 @@ def case_values(
         "closed_on": case.closed_on,
         "last_on": case.last_on,
         "clerk": clerk,
-        "department": None,
+        "department": _text_attr(case.attrs, "department"),
+        "handler": _text_attr(case.attrs, "handler"),
         "last_seq": last_seq,
         "last_hash": last_hash,
         "created_at": recorded_at,
@@ -479,6 +488,8 @@ def append(
         "last_seq": seq,
         "last_hash": event["hash"],
         "updated_at": recorded_at,
+        "department": _text_attr(case.attrs, "department"),
+        "handler": _text_attr(case.attrs, "handler"),
     }
     inserted, updated = changed_cycles(before.cycles, case.cycles)
     if connection.dialect.name == "postgresql":

@@ -47,6 +47,7 @@ class CaseRow(SQLModel, table=True):
     last_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
     clerk: str | None = Field(default=None, sa_column=sa.Column(sa.String(80)))
     department: str | None = Field(default=None, sa_column=sa.Column(sa.String(80)))
+    handler: str | None = Field(default=None, sa_column=sa.Column(sa.String(80)))
     last_seq: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
     last_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     created_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))

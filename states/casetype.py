@@ -174,6 +174,20 @@ def posted_on() -> Attr:
                 past=Past.ON_OR_BEFORE_EVENT)
 
 
+def assignment_attrs() -> tuple[Attr, ...]:
+    """承办科室 and 承办人: every case carries the department and the clerk handling it, set
+    at open and changed by `reassign`; alert routes, worklists and reports use them."""
+    return (attr_text("department", "承办科室"), attr_text("handler", "承办人"))
+
+
+def reassign(source: tuple[str, ...]) -> TransitionSpec:
+    """改派: the section chief gives an open case to another clerk (and department)."""
+    return TransitionSpec(
+        "reassign", source, None, Actor.SUPERVISOR, "改派承办人", "本局内部分工",
+        attrs=(attr_text("handler", "承办人", required=True), attr_text("department", "承办科室")),
+    )
+
+
 def attr_int(
     name: str, low: int, high: int, label: str = "", *, required: bool = True, keep: bool = True
 ) -> Attr:

@@ -12,10 +12,12 @@ from states.casetype import (
     CaseType,
     StateSpec,
     TransitionSpec,
+    assignment_attrs,
     attr_choice,
     attr_int,
     attr_text,
     posted_on,
+    reassign,
     served_on,
 )
 from states.clocks import ClockSpec, Extension, Owner, on
@@ -46,7 +48,7 @@ complaint = CaseType(
         attr_text("complainant", "投诉人"),
         attr_text("subject", "被投诉律师或律师事务所"),
         attr_choice("subject_kind", ("lawyer", "firm"), "被投诉对象类别"),
-        attr_text("matter", "投诉事项"),
+        attr_text("matter", "投诉事项"),        *assignment_attrs(),
     ),
     transitions=(
         TransitionSpec("request_supplement", ("received",), "awaiting_supplement", C,
@@ -70,6 +72,7 @@ complaint = CaseType(
         TransitionSpec("reply", ("decided",), "closed", C, "书面答复投诉人", POLICY),
         TransitionSpec("withdraw", ("received", "awaiting_supplement", "investigating"),
                        "withdrawn", C, "撤回投诉", POLICY),
+        reassign(("received", "awaiting_supplement", "investigating", "decided")),
     ),
     clocks=(
         ClockSpec("acceptance", "受理审查", 10, Unit.WORKING,

@@ -16,10 +16,12 @@ from states.casetype import (
     Need,
     StateSpec,
     TransitionSpec,
+    assignment_attrs,
     attr_choice,
     attr_int,
     attr_text,
     posted_on,
+    reassign,
     served_on,
 )
 from states.clocks import ClockSpec, Effective, Owner, on
@@ -56,7 +58,7 @@ legal_aid = CaseType(
         attr_text("matter", "案件类别（criminal, civil, administrative, labor, family…）"),
         attr_text("applicant", "受援人"),
         attr_text("opposing_party", "对方当事人"),
-        attr_text("notifier", "通知机关"),
+        attr_text("notifier", "通知机关"),        *assignment_attrs(),
     ),
     transitions=(
         TransitionSpec("request_materials", ("applied",), "awaiting_materials", C,
@@ -120,6 +122,8 @@ legal_aid = CaseType(
                        f"{LAW} 第四十九条"),
         TransitionSpec("order_correction", ("terminated",), "in_service", S,
                        "责令改正（恢复援助）", f"{LAW} 第四十九条"),
+        reassign(("applied", "awaiting_materials", "approved", "assigned", "in_service",
+                  "concluded")),
     ),
     clocks=(
         # a reinstated application is reviewed again: a new review cycle, paused while the

@@ -15,10 +15,12 @@ from states.casetype import (
     Need,
     StateSpec,
     TransitionSpec,
+    assignment_attrs,
     attr_choice,
     attr_int,
     attr_text,
     posted_on,
+    reassign,
     served_on,
 )
 from states.clocks import NOTICE, ClockSpec, Effective, Extension, Owner, on
@@ -63,7 +65,7 @@ reconsideration = CaseType(
     open_attrs=(
         attr_text("applicant", "申请人"),
         attr_text("respondent", "被申请人"),
-        attr_text("matter", "复议事项"),
+        attr_text("matter", "复议事项"),        *assignment_attrs(),
     ),
     transitions=(
         # "一次性载明需要补正的事项": one request per application; another is a supervisor's
@@ -132,6 +134,7 @@ reconsideration = CaseType(
         TransitionSpec("decide", ("under_review",), "decided", C, "作出复议决定",
                        f"{LAW} 第六十三条至第六十九条",
                        attrs=(attr_choice("decision", DECISIONS, "决定类型", required=True),)),
+        reassign(ACTIVE),
     ),
     clocks=(
         ClockSpec("acceptance_review", "受理审查", 5, Unit.WORKING,

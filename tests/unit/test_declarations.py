@@ -38,28 +38,28 @@ ACTORS = {
     "reconsideration": {
         "request_supplement": C, "receive_supplement": C, "extend_supplement": C,
         "deem_abandoned": Y, "reinstate": S, "accept": C, "deem_accepted": Y, "reject": C,
-        "send_copy": C,
+        "send_copy": C, "reassign": S,
         "receive_reply": C, "schedule_hearing": C, "convert_to_ordinary": S, "extend": S,
         "suspend": C, "resume": C, "mediate": C, "withdraw": C, "terminate": C, "dismiss": C,
         "decide": C,
     },
     "legal_aid": {
         "request_materials": C, "receive_materials": C, "deem_withdrawn": Y, "reinstate": S,
-        "approve": C, "receive_closing_materials": C,
+        "approve": C, "receive_closing_materials": C, "reassign": S,
         "approve_provisionally": C, "deny": C, "assign": C, "decline_assignment": C,
         "engage": C, "replace_lawyer": C, "conclude": C, "close": C, "terminate": C,
         "withdraw": C, "file_objection": C, "uphold": S, "order_correction": S,
     },
     "complaint": {
         "request_supplement": C, "receive_supplement": C, "accept": C, "decline": C,
-        "transfer": C, "extend": S, "decide": C, "reply": C, "withdraw": C,
+        "transfer": C, "extend": S, "decide": C, "reply": C, "withdraw": C, "reassign": S,
     },
 }
 INTERNAL = {
     "reconsideration": {"extend_supplement", "send_copy", "receive_reply", "schedule_hearing",
-                        "convert_to_ordinary", "extend"},
-    "legal_aid": {"file_objection", "uphold", "receive_closing_materials"},
-    "complaint": {"extend"},
+                        "convert_to_ordinary", "extend", "reassign"},
+    "legal_aid": {"file_objection", "uphold", "receive_closing_materials", "reassign"},
+    "complaint": {"extend", "reassign"},
 }
 
 # clock -> (days, unit, starts, stops, pauses in, lapse); "*" in stops: any terminal state
@@ -134,6 +134,10 @@ MERMAID = {
         suspended --> terminated: terminate
         under_review --> dismissed: dismiss
         under_review --> decided: decide
+        received --> received: reassign
+        awaiting_supplement --> awaiting_supplement: reassign
+        under_review --> under_review: reassign
+        suspended --> suspended: reassign
     """,
     "legal_aid": """
         applied --> awaiting_materials: request_materials
@@ -164,6 +168,12 @@ MERMAID = {
         terminated --> terminated: uphold
         denied --> approved: order_correction
         terminated --> in_service: order_correction
+        applied --> applied: reassign
+        awaiting_materials --> awaiting_materials: reassign
+        approved --> approved: reassign
+        assigned --> assigned: reassign
+        in_service --> in_service: reassign
+        concluded --> concluded: reassign
     """,
     "complaint": """
         received --> awaiting_supplement: request_supplement
@@ -180,6 +190,10 @@ MERMAID = {
         received --> withdrawn: withdraw
         awaiting_supplement --> withdrawn: withdraw
         investigating --> withdrawn: withdraw
+        received --> received: reassign
+        awaiting_supplement --> awaiting_supplement: reassign
+        investigating --> investigating: reassign
+        decided --> decided: reassign
     """,
 }
 

@@ -40,6 +40,7 @@ DESIGN_TABLES = {
         terminate            under_review, suspended > terminated
         dismiss              under_review > dismissed
         decide               under_review > decided
+        reassign             received, awaiting_supplement, under_review, suspended
     """,
     "legal_aid": """
         request_materials      applied > awaiting_materials
@@ -62,6 +63,7 @@ DESIGN_TABLES = {
         uphold                 denied, terminated
         order_correction       denied > approved
         order_correction       terminated > in_service
+        reassign     applied, awaiting_materials, approved, assigned, in_service, concluded
     """,
     "complaint": """
         request_supplement  received > awaiting_supplement
@@ -73,6 +75,7 @@ DESIGN_TABLES = {
         decide              investigating > decided
         reply               decided > closed
         withdraw            received, awaiting_supplement, investigating > withdrawn
+        reassign            received, awaiting_supplement, investigating, decided
     """,
 }
 
@@ -189,6 +192,8 @@ def valid_attrs(type_name: str, trigger: str, on: date) -> dict[str, object]:
         return {"lawyer": "L1"}
     if trigger == "reinstate":
         return {"reinstated_for": "posted_in_time"}
+    if trigger == "reassign":
+        return {"handler": "clerk-li"}
     if trigger == "transfer":
         return {"to": "市司法局"}
     if trigger == "schedule_hearing":
