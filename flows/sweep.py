@@ -29,6 +29,7 @@ from flows.context import Bureau
 from models import deadlines
 from models.deadlines import GatheredCycle
 from states.calendar import legal_date
+from states.clocks import Cycle
 from states.errors import CaseflowError
 from states.escalation import (
     ClockOnCase,
@@ -64,6 +65,9 @@ class SweepReport:
     escalations: list[dict[str, Any]] = field(default_factory=list)
     alerts_queued: int = 0
     failures: list[dict[str, Any]] = field(default_factory=list)
+    # lapses and rungs another sweep (or a clerk's act, which applies lapses first) recorded
+    # between this sweep's gathering and its writing: done, not failed
+    already_applied: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -72,6 +76,7 @@ class SweepReport:
             "escalations": self.escalations,
             "alerts_queued": self.alerts_queued,
             "failures": self.failures,
+            "already_applied": self.already_applied,
         }
 
 
@@ -103,8 +108,8 @@ def sweep(
             lapses.sort(key=lambda lapse: case_ids[lapse.ref])
             applied = 0
             for start in range(0, len(lapses), CASES_PER_TRANSACTION):
-                applied += _apply_lapses(bureau, lapses[start:start + CASES_PER_TRANSACTION], now,
-                                         recorded_at, report)
+                applied += _apply_lapses(bureau, lapses[start:start + CASES_PER_TRANSACTION],
+                                         by_cycle, now, recorded_at, report)
             if not applied:
                 break
     return report
@@ -132,23 +137,48 @@ def _clocks(bureau: Bureau, gathered: list[GatheredCycle]) -> list[ClockOnCase]:
 
 
 def _apply_lapses(
-    bureau: Bureau, lapses: list[Lapse], now: datetime, recorded_at: datetime,
+    bureau: Bureau,
+    lapses: list[Lapse],
+    gathered: dict[tuple[str, str, int], GatheredCycle],
+    now: datetime,
+    recorded_at: datetime,
     report: SweepReport,
 ) -> int:
-    """Fire the lapses' system triggers, dated the periods' last days."""
+    """Fire the lapses' system triggers, each dated as its clock declares."""
     acts = [services.SystemAct(x.ref, x.trigger, x.effective_on) for x in lapses]
     applied = 0
     for lapse, result in zip(lapses, services.apply_system_acts(bureau, acts, now=now,
                                                                           recorded_at=recorded_at),
                              strict=True):
-        if isinstance(result, CaseflowError):  # e.g. the case moved on meanwhile
-            report.failures.append({"ref": lapse.ref, "clock": lapse.clock,
-                                    "effect": lapse.trigger, "error": result.to_json()})
+        entry = {"ref": lapse.ref, "clock": lapse.clock, "effect": lapse.trigger,
+                 "effective_on": lapse.effective_on.isoformat(),
+                 "provisional": _provisional(bureau, gathered[lapse.ref, lapse.clock,
+                                                              lapse.cycle].cycle)}
+        if isinstance(result, CaseflowError):
+            if _lapsed_meanwhile(bureau, lapse):
+                report.already_applied.append({**entry, "kind": "lapse"})
+            else:  # e.g. the case moved on by a path that does not answer this clock
+                report.failures.append({**entry, "error": result.to_json()})
             continue
         applied += 1
-        report.lapsed.append({"ref": lapse.ref, "clock": lapse.clock, "effect": lapse.trigger,
-                              "effective_on": lapse.effective_on.isoformat()})
+        report.lapsed.append(entry)
     return applied
+
+
+def _lapsed_meanwhile(bureau: Bureau, lapse: Lapse) -> bool:
+    """Whether the cycle this lapse answers is no longer running: another sweep, or a clerk's
+    act (which applies the lapses due before it), got there between gathering and writing."""
+    try:
+        case = services.get_case(bureau, lapse.ref).case
+    except CaseflowError:
+        return False
+    return any(c.clock == lapse.clock and c.cycle == lapse.cycle and not c.live
+               for c in case.cycles)
+
+
+def _provisional(bureau: Bureau, cycle: Cycle) -> bool:
+    """Whether the cycle's dates rest on a year without the State Council's notice."""
+    return bureau.calendar.touches_provisional(cycle.started_on, cycle.due_on)
 
 
 def _record_rungs(
@@ -177,20 +207,27 @@ def _record_rungs(
                 escalation_id = new.get((gathered.case_id, rung.clock, rung.cycle,
                                          rung.rung.value))
                 if escalation_id is None:  # recorded already, by an earlier or parallel sweep
+                    report.already_applied.append({
+                        "kind": "rung", "ref": rung.ref, "clock": rung.clock,
+                        "cycle": rung.cycle, "level": rung.rung.value})
                     continue
                 recorded.append(rung)
                 if rung.alert:
+                    provisional = _provisional(bureau, gathered.cycle)
                     alerts.extend(
                         _alert_row(escalation_id, gathered, rung, spec.label, spec.basis, role,
-                                   route_for(role, gathered.department), now, recorded_at)
+                                   route_for(role, gathered.department), now, recorded_at,
+                                   provisional)
                         for role in recipients(rung.rung)
                     )
         queued = deadlines.queue_alerts(uow.connection, alerts)
         uow.commit()
     report.alerts_queued += queued
+    cycles = {(g.ref, g.cycle.clock, g.cycle.cycle): g.cycle for g, _ in groups}
     report.escalations.extend(
         {"ref": r.ref, "clock": r.clock, "level": r.rung.value, "cycle": r.cycle,
-         "reached_on": r.reached_on.isoformat(), "alert": r.alert, "caught_up": r.caught_up}
+         "reached_on": r.reached_on.isoformat(), "alert": r.alert, "caught_up": r.caught_up,
+         "provisional": _provisional(bureau, cycles[r.ref, r.clock, r.cycle])}
         for r in recorded
     )
 
@@ -205,6 +242,7 @@ def _alert_row(
     route: str,
     now: datetime,
     recorded_at: datetime,
+    provisional: bool,
 ) -> dict[str, Any]:
     key = f"{gathered.ref}:{rung.clock}:{rung.cycle}:{rung.rung.value}:{role}"
     return {
@@ -223,6 +261,7 @@ def _alert_row(
             "reached_on": rung.reached_on.isoformat(),
             "basis": basis,
             "judged_on": legal_date(now).isoformat(),
+            "provisional": provisional,
         },
         "status": "pending",
         "attempts": 0,

@@ -64,11 +64,16 @@ def sweep(
     typer.echo(f"sweep at {report['now']}: {len(report['lapsed'])} lapsed, "
                f"{len(report['escalations'])} escalation(s), "
                f"{report['alerts_queued']} alert(s) queued")
+    provisional = " — provisional: that year's holiday notice is not out yet (暂定)"
     for item in report["lapsed"]:
         typer.echo(f"  lapsed   {item['ref']} {item['clock']} -> {item['effect']} "
-                   f"(effective {item['effective_on']})")
+                   f"(effective {item['effective_on']})"
+                   + (provisional if item["provisional"] else ""))
     for item in report["escalations"]:
         mark = "alert" if item["alert"] else "caught up"
-        typer.echo(f"  {item['level']:<16} {item['ref']} {item['clock']} ({mark})")
+        typer.echo(f"  {item['level']:<16} {item['ref']} {item['clock']} ({mark})"
+                   + (provisional if item["provisional"] else ""))
+    if report["already_applied"]:
+        typer.echo(f"  {len(report['already_applied'])} already applied by another sweep")
     for item in report["failures"]:
         typer.echo(f"  failed   {item['ref']} {item['clock']}: {item['error']['message']}")
