@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
 
@@ -30,7 +30,7 @@ from models import deadlines
 from models.deadlines import GatheredCycle
 from states.calendar import legal_date
 from states.clocks import Cycle
-from states.errors import CaseflowError
+from states.errors import CaseflowError, InvalidInput
 from states.escalation import (
     ClockOnCase,
     Escalation,
@@ -42,6 +42,7 @@ from states.escalation import (
 )
 
 SYSTEM = "system"
+CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of the real time a sweep's `now` may be
 MAX_PASSES = 10
 # Rungs are recorded for this many cycles per transaction: each rung row is idempotent by its
 # unique key and its alerts are queued in the same transaction, so a batch is as safe as one
@@ -87,6 +88,12 @@ def sweep(
     """Enforce every statutory clock at ``now``; idempotent for the same ``now``. What it
     records is stamped ``recorded_at``, the real time (default ``now``)."""
     recorded_at = now if recorded_at is None else recorded_at
+    if now > recorded_at + CLOCK_SKEW:
+        # a sweep in the future would apply lapses dated after today, which no clerk could
+        # then act before (issue 12, item 1): whatever runs it, a flow run included
+        raise InvalidInput(
+            f"cannot sweep at {now.isoformat()}: it is later than the real time "
+            f"{recorded_at.isoformat()}", [f"now<={(recorded_at + CLOCK_SKEW).isoformat()}"])
     report = SweepReport(now)
     with bureau.one_connection():
         for _ in range(MAX_PASSES):

@@ -38,6 +38,7 @@ from models.engine import create_engine
 from models.tables import alerts, cases, clock_cycles, escalations, events, metadata
 from states.calendar import default_calendar
 from states.casetypes import CASE_TYPES
+from states.errors import InvalidInput
 from states.escalation import RECIPIENTS, Rung
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -717,12 +718,21 @@ def test_lapses_and_rungs_on_a_provisional_calendar_say_so(bureau: Bureau) -> No
     when = at(d("2026-12-28"), 10)
     ref = services.open_case(bureau, "reconsideration", on=d("2026-12-28"), by="clerk-wang",
                              now=when).case.ref
-    report = sweep(bureau, at(d("2027-01-20")), recorded_at=when)
+    report = sweep(bureau, at(d("2027-01-20")))
     assert [(x["ref"], x["provisional"]) for x in report.lapsed] == [(ref, True)]
     assert report.escalations and all(e["provisional"] for e in report.escalations)
     assert all(a["payload"]["provisional"] for a in alert_rows(bureau.engine))
     # a year with official data is not provisional
     old = services.open_case(bureau, "reconsideration", on=d("2024-09-27"), by="clerk-wang",
                              now=when).case.ref
-    report = sweep(bureau, at(d("2024-10-21")), recorded_at=when)
+    report = sweep(bureau, at(d("2024-10-21")))
     assert [(x["ref"], x["provisional"]) for x in report.lapsed] == [(old, False)]
+
+
+def test_a_sweep_later_than_the_real_time_is_refused_whoever_runs_it(bureau: Bureau) -> None:
+    real = at(d("2024-10-14"), 9)
+    services.open_case(bureau, "reconsideration", on=d("2024-09-27"), by="clerk-wang", now=real)
+    with pytest.raises(InvalidInput, match="later than the real time"):
+        sweep(bureau, at(d("2024-11-01")), recorded_at=real)
+    assert [e["trigger"] for e in services.timeline(bureau, "RC-2024-0001")] == ["open"]
+    assert sweep(bureau, real + timedelta(minutes=4), recorded_at=real).lapsed  # skew allowed
