@@ -371,7 +371,8 @@ def test_complaint_lifecycle_and_a_stale_version(cli, db_url):
                 assert line in text.splitlines(), text
         triggers = listed.result()
     assert triggers == sorted(triggers)
-    assert set(triggers) == {"request_supplement", "accept", "decline", "transfer", "withdraw"}
+    assert set(triggers) == {"request_supplement", "accept", "decline", "transfer", "withdraw",
+                             "reassign"}
 
     assert stale.returncode == 5, stale.stderr
     assert stale.stderr.count("\n") == 1 and "version" in stale.stderr, stale.stderr

@@ -29,7 +29,7 @@ EXPECTED = {
             "request_supplement", "receive_supplement", "extend_supplement", "deem_abandoned",
             "accept", "deem_accepted", "reject", "send_copy", "receive_reply",
             "schedule_hearing", "convert_to_ordinary", "extend", "suspend", "resume",
-            "mediate", "withdraw", "terminate", "dismiss", "decide", "reinstate",
+            "mediate", "withdraw", "terminate", "dismiss", "decide", "reinstate", "reassign",
         },
         "system": {"deem_abandoned", "deem_accepted"},
         "clocks": {
@@ -52,7 +52,7 @@ EXPECTED = {
             "request_materials", "receive_materials", "deem_withdrawn", "approve",
             "approve_provisionally", "deny", "assign", "decline_assignment", "engage",
             "replace_lawyer", "conclude", "close", "terminate", "withdraw", "file_objection",
-            "uphold", "order_correction", "reinstate", "receive_closing_materials",
+            "uphold", "order_correction", "reinstate", "receive_closing_materials", "reassign",
         },
         "system": {"deem_withdrawn"},
         "clocks": {
@@ -73,7 +73,7 @@ EXPECTED = {
         "terminal": {"not_accepted", "transferred", "withdrawn", "closed"},
         "triggers": {
             "request_supplement", "receive_supplement", "accept", "decline", "transfer",
-            "extend", "decide", "reply", "withdraw",
+            "extend", "decide", "reply", "withdraw", "reassign",
         },
         "system": set(),
         "clocks": {

@@ -119,7 +119,7 @@ def test_the_triggers_allowed_now_follow_the_law_before_any_sweep(bureau: Bureau
     assert "accept" not in allowed and "reject" not in allowed
     assert {"decide", "suspend", "withdraw"} <= set(allowed)
     assert services.triggers_now(bureau, ref, datetime(2024, 10, 10, 8, tzinfo=UTC)) == [
-        "accept", "reject", "request_supplement", "withdraw"]
+        "accept", "reassign", "reject", "request_supplement", "withdraw"]
     assert [t for t, _, _ in triggers(bureau, ref)] == ["open"]  # asking writes nothing
 
 

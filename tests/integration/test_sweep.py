@@ -223,7 +223,7 @@ def test_lapse_takes_effect_on_its_legal_date(bureau: Bureau, name: str) -> None
     report = sweep(bureau, midnight)
     assert report.failures == []
     assert report.lapsed == [{"ref": ref, "clock": spec.clock, "effect": spec.effect,
-                              "effective_on": effective.isoformat()}]
+                              "effective_on": effective.isoformat(), "provisional": False}]
     assert report.escalations == []  # the warning was recorded already; a lapse is no rung
     assert report.alerts_queued == 0
     as_json = report.to_json()
