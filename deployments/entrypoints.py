@@ -15,10 +15,52 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import Task, flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State, TaskRun
 
 from deployments.bootstrap import bootstrap
+from flows import sweep as sweeping
+from flows.delivery import DeliveryReport, deliver_with
+
+RETRY_DELAYS: list[float] = [2, 10, 30]  # seconds: a database restarting or failing over is back by then
+
+
+def transient(_task: Task[Any, Any], _run: TaskRun, state: State[Any]) -> bool:
+    """Retry only what a database that blinked explains — a dropped connection, a lock or
+    serialisation failure (SQLAlchemy's `OperationalError`, or any error it marks as having
+    invalidated the connection); a rule the law refuses, or a bug, is not retried. Retrying is
+    safe: rungs and lapses recorded by an attempt that failed half-way are found already
+    applied."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    try:
+        state.result()
+    except OperationalError:
+        return True
+    except DBAPIError as error:
+        return bool(error.connection_invalidated)
+    except Exception:
+        return False
+    return False
+
+
+def _phase_task(fn: Any, name: str, *, retried: bool = True) -> Any:
+    # no cache: the inputs are a bureau and the store's rows, and a phase must run each time
+    return task(fn, name=name, cache_policy=NO_CACHE,
+                retries=len(RETRY_DELAYS) if retried else 0,
+                retry_delay_seconds=RETRY_DELAYS if retried else 0.0,
+                retry_condition_fn=transient if retried else None)
+
+
+# the sweep's phases as Prefect tasks: each pass shows as gather -> decide -> apply in the UI
+SWEEP_TASKS = sweeping.Phases(
+    gather=_phase_task(sweeping.gather, "gather"),
+    decide=_phase_task(sweeping.decide, "decide", retried=False),  # pure: nothing to retry
+    apply=_phase_task(sweeping.apply, "apply"),
+)
+DELIVERY_TASK = _phase_task(deliver_with, "deliver")
 
 ARTIFACT_KEY = "deadline-sweep"
 ARTIFACT_ROWS = 50  # rows per table in the sweep's artifact; the rest are counted
@@ -28,11 +70,10 @@ ARTIFACT_ROWS = 50  # rows per table in the sweep's artifact; the rest are count
       "queue alerts (idempotent for the same `now`).")
 def deadline_sweep(now: datetime | None = None) -> dict[str, Any]:
     """One sweep at ``now`` (default: the real clock) on the bureau of the environment."""
-    from flows.sweep import sweep
-
     runtime = bootstrap()
     try:
-        report = sweep(runtime.bureau, now or runtime.now(), recorded_at=runtime.now()).to_json()
+        report = sweeping.sweep(runtime.bureau, now or runtime.now(), recorded_at=runtime.now(),
+                                phases=SWEEP_TASKS).to_json()
     finally:
         runtime.close()
     get_run_logger().info("sweep at %s: %d lapsed, %d escalation(s), %d alert(s) queued, "
@@ -48,11 +89,10 @@ def deadline_sweep(now: datetime | None = None) -> dict[str, Any]:
       "webhooks); retry transient failures with backoff, never 4xx.")
 def deliver_alerts() -> dict[str, int]:
     """One delivery pass over the outbox, with the routes of the environment's policy."""
-    from flows.delivery import deliver_with
-
     runtime = bootstrap()
     try:
-        report = deliver_with(runtime.bureau, runtime.delivery_kit(), runtime.now)
+        report: DeliveryReport = DELIVERY_TASK(runtime.bureau, runtime.delivery_kit(),
+                                               runtime.now)
     finally:
         runtime.close()
     logger = get_run_logger()

@@ -1,8 +1,9 @@
 """Deadline enforcement (期限监督) as a service: gather -> decide (pure) -> apply.
 
-`sweep` gathers the running clock cycles that may be due soon or overdue at ``now`` (an indexed
-query up to `gather_horizon`), asks `states.escalation.evaluate` what the law and the bureau's
-rules say, and applies each decision in its own transaction:
+`sweep` runs three phases, each a plain function (the Prefect flow runs them as tasks): `gather`
+the running clock cycles that may be due soon or overdue at ``now`` (an indexed query up to
+`gather_horizon`); `decide` what the law and the bureau's rules say (`states.escalation.evaluate`,
+pure); `apply` each decision, a batch per transaction:
 
 - a lapse fires its system trigger through the services (`services.apply_system_acts`: a
   batch of cases per transaction, a refused one skipped), dated the period's last day
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
-from typing import Any
+from typing import Any, NamedTuple
 
 from flows import services
 from flows.context import Bureau
@@ -70,6 +71,14 @@ class SweepReport:
     # between this sweep's gathering and its writing: done, not failed
     already_applied: list[dict[str, Any]] = field(default_factory=list)
 
+    def add(self, other: SweepReport) -> None:
+        """Take in what one pass applied."""
+        self.lapsed += other.lapsed
+        self.escalations += other.escalations
+        self.alerts_queued += other.alerts_queued
+        self.failures += other.failures
+        self.already_applied += other.already_applied
+
     def to_json(self) -> dict[str, Any]:
         return {
             "now": self.now.isoformat(),
@@ -83,10 +92,14 @@ class SweepReport:
 
 def sweep(
     bureau: Bureau, now: datetime, *, recorded_at: datetime | None = None,
-    route_for: RouteFor = default_route,
+    route_for: RouteFor = default_route, phases: Phases | None = None,
 ) -> SweepReport:
     """Enforce every statutory clock at ``now``; idempotent for the same ``now``. What it
-    records is stamped ``recorded_at``, the real time (default ``now``)."""
+    records is stamped ``recorded_at``, the real time (default ``now``).
+
+    Each pass runs the three phases — `gather`, `decide`, `apply` — until a pass applies no
+    lapse; ``phases`` lets a caller run them its own way (the Prefect flow runs each as a task
+    with retries) with the very same loop."""
     recorded_at = now if recorded_at is None else recorded_at
     if now > recorded_at + CLOCK_SKEW:
         # a sweep in the future would apply lapses dated after today, which no clerk could
@@ -94,38 +107,79 @@ def sweep(
         raise InvalidInput(
             f"cannot sweep at {now.isoformat()}: it is later than the real time "
             f"{recorded_at.isoformat()}", [f"now<={(recorded_at + CLOCK_SKEW).isoformat()}"])
+    run = phases or PLAIN
     report = SweepReport(now)
     with bureau.one_connection():
         for _ in range(MAX_PASSES):
-            gathered = _gather(bureau, now)
-            decisions = evaluate(_clocks(bureau, gathered), now, bureau.calendar)
-            lapses = [d for d in decisions if isinstance(d, Lapse)]
-            rungs = [d for d in decisions if isinstance(d, Escalation)]
-            by_cycle = {(g.ref, g.cycle.clock, g.cycle.cycle): g for g in gathered}
-            groups = [
-                (by_cycle[key], list(group))
-                for key, group in groupby(rungs, key=lambda e: (e.ref, e.clock, e.cycle))
-            ]
-            for start in range(0, len(groups), CYCLES_PER_TRANSACTION):
-                _record_rungs(bureau, groups[start:start + CYCLES_PER_TRANSACTION], now,
-                              recorded_at, route_for, report)
-            # every batch locks cases in case-id order (rungs are written in key order too), so
-            # two sweeps running at once on PostgreSQL cannot deadlock each other
-            case_ids = {g.ref: g.case_id for g in gathered}
-            lapses.sort(key=lambda lapse: case_ids[lapse.ref])
-            applied = 0
-            for start in range(0, len(lapses), CASES_PER_TRANSACTION):
-                applied += _apply_lapses(bureau, lapses[start:start + CASES_PER_TRANSACTION],
-                                         by_cycle, now, recorded_at, report)
-            if not applied:
+            gathered = run.gather(bureau, now)
+            decided = run.decide(bureau, gathered, now)
+            applied = run.apply(bureau, decided, now, recorded_at, route_for)
+            report.add(applied)
+            if not applied.lapsed:
                 break
     return report
 
 
-def _gather(bureau: Bureau, now: datetime) -> list[GatheredCycle]:
+@dataclass(frozen=True)
+class Decided:
+    """What the law and the bureau's rules say at ``now`` of the gathered cycles: the new rungs
+    of each cycle, and the lapses in the order their cases are locked."""
+
+    rungs: list[tuple[GatheredCycle, list[Escalation]]]
+    lapses: list[Lapse]
+    cycles: dict[tuple[str, str, int], GatheredCycle]
+
+
+def gather(bureau: Bureau, now: datetime) -> list[GatheredCycle]:
+    """The running cycles that may get a decision at ``now`` (an indexed query up to the
+    gather horizon)."""
     horizon = gather_horizon(bureau.types, now, bureau.calendar)
     with bureau.unit_of_work(write=False) as uow:
         return deadlines.gather(uow.connection, horizon)
+
+
+def decide(bureau: Bureau, gathered: list[GatheredCycle], now: datetime) -> Decided:
+    """Pure: `states.escalation.evaluate` over the gathered cycles, grouped for writing."""
+    decisions = evaluate(_clocks(bureau, gathered), now, bureau.calendar)
+    cycles = {(g.ref, g.cycle.clock, g.cycle.cycle): g for g in gathered}
+    rungs = [
+        (cycles[key], list(group))
+        for key, group in groupby((d for d in decisions if isinstance(d, Escalation)),
+                                  key=lambda e: (e.ref, e.clock, e.cycle))
+    ]
+    # every batch locks cases in case-id order (rungs are written in key order too), so two
+    # sweeps running at once on PostgreSQL cannot deadlock each other
+    case_ids = {g.ref: g.case_id for g in gathered}
+    lapses = sorted((d for d in decisions if isinstance(d, Lapse)),
+                    key=lambda lapse: case_ids[lapse.ref])
+    return Decided(rungs, lapses, cycles)
+
+
+def apply(
+    bureau: Bureau, decided: Decided, now: datetime, recorded_at: datetime,
+    route_for: RouteFor = default_route,
+) -> SweepReport:
+    """Record the rungs with their alerts, then fire the lapses, a batch per transaction.
+    Safe to run again: a rung or lapse recorded meanwhile is reported as already applied."""
+    report = SweepReport(now)
+    for start in range(0, len(decided.rungs), CYCLES_PER_TRANSACTION):
+        _record_rungs(bureau, decided.rungs[start:start + CYCLES_PER_TRANSACTION], now,
+                      recorded_at, route_for, report)
+    for start in range(0, len(decided.lapses), CASES_PER_TRANSACTION):
+        _apply_lapses(bureau, decided.lapses[start:start + CASES_PER_TRANSACTION],
+                      decided.cycles, now, recorded_at, report)
+    return report
+
+
+class Phases(NamedTuple):
+    """How a sweep runs its phases: as plain calls, or (the flow) as Prefect tasks."""
+
+    gather: Callable[[Bureau, datetime], list[GatheredCycle]]
+    decide: Callable[[Bureau, list[GatheredCycle], datetime], Decided]
+    apply: Callable[[Bureau, Decided, datetime, datetime, RouteFor], SweepReport]
+
+
+PLAIN = Phases(gather, decide, apply)
 
 
 def _clocks(bureau: Bureau, gathered: list[GatheredCycle]) -> list[ClockOnCase]:

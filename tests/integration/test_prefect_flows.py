@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -57,9 +58,14 @@ def test_the_sweep_flow_deems_acceptance_on_the_last_day_of_review(
     now = datetime(2024, 10, 14, 9, tzinfo=SH)
     # 5 working days from Fri 09-27 end on 10-10 (09-29, 09-30 worked; 10-01..10-07 off;
     # 10-08, 10-09, 10-10): deemed accepted then, although the sweep runs on 10-14.
-    report = deadline_sweep(now=now)
+    state = deadline_sweep(now=now, return_state=True)
+    report = state.result()
     assert [(x["ref"], x["effect"], x["effective_on"]) for x in report["lapsed"]] == [
         (ref, "deem_accepted", "2024-10-10")]
+    # the phases ran as tasks of this flow run: a pass that applied a lapse, then one that
+    # found nothing more to apply
+    assert task_names(state.state_details.flow_run_id) == [
+        "gather", "decide", "apply", "gather", "decide", "apply"]
     case = services.get_case(bureau, ref).case
     assert case.state == "under_review" and case.admitted_on == date(2024, 10, 10)
     decision = case.live_cycle("decision")
@@ -70,11 +76,40 @@ def test_the_sweep_flow_deems_acceptance_on_the_last_day_of_review(
     assert deadline_sweep(now=now)["lapsed"] == []  # the same moment again: nothing
 
 
+def task_names(flow_run_id: Any) -> list[str]:
+    """The names of a flow run's task runs, in the order they started."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+            sort=TaskRunSort.EXPECTED_START_TIME_ASC)
+    return [run.name.rsplit("-", 1)[0] for run in runs]
+
+
 def test_the_delivery_flow_runs_a_pass(prefect_server: None, flow_env: None) -> None:
     from deployments.entrypoints import deliver_alerts
 
     # no policy, so no routes, and an empty outbox: a pass that sends nothing
-    assert deliver_alerts() == {"sent": 0, "failed": 0, "pending": 0}
+    state = deliver_alerts(return_state=True)
+    assert state.result() == {"sent": 0, "failed": 0, "pending": 0}
+    assert task_names(state.state_details.flow_run_id) == ["deliver"]
+
+
+def test_only_a_transient_database_error_is_retried() -> None:
+    from prefect.states import Failed
+    from sqlalchemy.exc import OperationalError
+
+    from deployments.entrypoints import transient
+    from states.errors import TriggerNotAllowed
+
+    dropped = OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+    assert transient(None, None, Failed(data=dropped))  # type: ignore[arg-type]
+    refused = TriggerNotAllowed("accept", "under_review", [])
+    assert not transient(None, None, Failed(data=refused))  # type: ignore[arg-type]
+    assert not transient(None, None, Failed(data=ValueError("a bug")))  # type: ignore[arg-type]
 
 
 def test_the_deployments_carry_their_schedules() -> None:

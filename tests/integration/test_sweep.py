@@ -696,15 +696,11 @@ def test_a_lapse_a_clerk_applied_meanwhile_is_already_applied_not_a_failure(
     lapse first (a lapse comes before any later act). The sweep finds it done."""
     ref = services.open_case(bureau, "reconsideration", on=d("2024-09-27"), by="clerk-wang",
                              now=at(d("2024-09-27"), 10)).case.ref
-    gathered = sweep_module._gather(bureau, at(d("2024-10-14")))
+    gathered = sweep_module.gather(bureau, at(d("2024-10-14")))
     services.advance(bureau, ref, "withdraw", on=d("2024-10-14"), by="clerk-wang",
                      now=at(d("2024-10-14"), 9))
-    real_gather = sweep_module._gather
-    sweep_module._gather = lambda *_: gathered  # type: ignore[assignment]
-    try:
-        report = sweep(bureau, at(d("2024-10-14"), 10))
-    finally:
-        sweep_module._gather = real_gather  # type: ignore[assignment]
+    stale = sweep_module.PLAIN._replace(gather=lambda *_: gathered)
+    report = sweep(bureau, at(d("2024-10-14"), 10), phases=stale)
     assert report.failures == [] and report.lapsed == []
     assert [(x["kind"], x["ref"], x["effect"]) for x in report.already_applied] == [
         ("lapse", ref, "deem_accepted")]
