@@ -98,6 +98,7 @@ from flows.context import Bureau
 from flows.services import _check_ref, _not_in_future
 from models import bulk
 from models.bulk import Replayed, RowMaker, Rows
+from models.chain import canonical
 from models.errors import Conflict
 from states.calendar import legal_date
 from states.casetype import Actor
@@ -529,13 +530,12 @@ def import_key(record: CaseRecord) -> str:
     any spacing, whoever runs the import; a record that differs in any field gives another.
     """
     content = {
-        "type": record.type, "ref": record.ref, "on": record.on.isoformat(),
-        "attrs": record.attrs, "by": record.by,
-        "events": [{"trigger": e.trigger, "on": e.on.isoformat(), "attrs": e.attrs,
+        "type": record.type, "ref": record.ref, "on": record.on, "attrs": dict(record.attrs),
+        "by": record.by,
+        "events": [{"trigger": e.trigger, "on": e.on, "attrs": dict(e.attrs),
                     "reason": e.reason, "by": e.by} for e in record.events],
     }
-    text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical(content)).hexdigest()
 
 
 # -- replaying (pure: in this process or in workers) -----------------------------------------
