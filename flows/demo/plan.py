@@ -388,7 +388,7 @@ def _legal_aid(p: _Planner) -> list[_Case]:
     """About 300 cases in December 2023 (the carry-over) and 5,900 in the half-year."""
     cases: list[_Case] = []
     for day in p.workdays(date(2023, 12, 1), date(2024, 6, 28)):
-        per_day = (11, 13, 15, 17) if day < YEAR_START else (42, 46, 50, 54)
+        per_day = (11, 13, 15, 17) if day < YEAR_START else (43, 47, 51, 55)
         cases.extend(_la_case(p, day) for _ in range(p.rng.choice(per_day)))
     return cases
 
