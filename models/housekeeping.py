@@ -6,12 +6,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from models.tables import CaseRow
 
 _cases = CaseRow.__table__  # type: ignore[attr-defined]
+
+
+def read_only_sqlite(path: str) -> Engine:
+    """An engine that only reads the SQLite file at ``path``: the file is left byte for byte as
+    it was (no journal-mode switch, no checkpoint), as a refusal must leave it."""
+    return sa.create_engine(f"sqlite:///{Path(path).resolve().as_uri()}?mode=ro&uri=true")
 
 
 def has_cases(connection: sa.Connection) -> bool:

@@ -95,7 +95,7 @@ def demo(
     if as_json:
         emit_json(doc)
         return
-    _print(doc)
+    render(doc)
 
 
 # -- the one place the closure report is called ---------------------------------------------------
@@ -135,7 +135,8 @@ def _make_room(url: str) -> None:
         if not Path(path).exists() or Path(path).stat().st_size == 0:
             return
         check_sqlite_file(path)
-    engine = Runtime(url, None).open_database(lambda _engine: None)
+    engine = (Runtime(url, None).open_database(lambda _engine: None) if path is None
+              else housekeeping.read_only_sqlite(path))
     try:
         with engine.connect() as connection:
             if housekeeping.has_cases(connection):
@@ -222,7 +223,7 @@ def _timeline(bureau: Bureau, ref: str) -> list[dict[str, Any]]:
     return [event_json(row) for row in services.timeline(bureau, ref)]
 
 
-def _print(doc: dict[str, Any]) -> None:
+def render(doc: dict[str, Any]) -> None:
     from rich.table import Table
 
     from deployments.cli.cases import timeline_table
