@@ -388,7 +388,7 @@ def _legal_aid(p: _Planner) -> list[_Case]:
     """About 300 cases in December 2023 (the carry-over) and 5,900 in the half-year."""
     cases: list[_Case] = []
     for day in p.workdays(date(2023, 12, 1), date(2024, 6, 28)):
-        per_day = (11, 13, 15, 17) if day < YEAR_START else (43, 47, 51, 55)
+        per_day = (11, 13, 15, 17) if day < YEAR_START else (42, 46, 50, 54)
         cases.extend(_la_case(p, day) for _ in range(p.rng.choice(per_day)))
     return cases
 
@@ -422,7 +422,7 @@ def _la_case(p: _Planner, received: date) -> _Case:
         case.add(approved, "approve")
         _la_service(p, case, approved)
     else:
-        approved = p.wd(received, p.rng.randint(6, 8) if p.late(clerk) else p.rng.randint(1, 4))
+        approved = p.wd(received, p.rng.randint(6, 8) if p.late(clerk) else p.rng.randint(1, 3))
         case.add(approved, "approve")
         _la_service(p, case, approved)
     return case
@@ -431,9 +431,10 @@ def _la_case(p: _Planner, received: date) -> _Case:
 def _la_service(p: _Planner, case: _Case, approved: date) -> None:
     """Assignment, the agreement, the service, the closing materials and the archive."""
     steps: list[tuple[date, str, dict[str, str]]] = []
-    assigned = p.wd(approved, p.rng.randint(4, 5) if p.late(case.handler) else p.rng.randint(0, 1))
+    assigned = p.wd(approved, p.rng.randint(4, 5) if p.late(case.handler)
+                    else p.rng.choice((0, 0, 0, 1)))
     steps.append((assigned, "assign", {"lawyer": f"律师{p.rng.randint(1, 60):02d}"}))
-    engaged = p.wd(assigned, p.rng.randint(5, 7) if p.rng.random() < 0.05 else p.rng.randint(1, 3))
+    engaged = p.wd(assigned, p.rng.randint(5, 7) if p.rng.random() < 0.05 else p.rng.randint(1, 2))
     steps.append((engaged, "engage", {}))
     concluded = p.workday_on_or_before(engaged + timedelta(days=p.rng.randint(20, 150)))
     steps.append((concluded, "conclude", {"outcome": p.rng.choice(("判决", "调解", "和解"))}))
