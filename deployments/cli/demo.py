@@ -250,8 +250,8 @@ def render(doc: dict[str, Any]) -> None:
     out.print(f"[bold]timeline of {doc['timeline']['ref']}[/bold]")
     out.print(timeline_table(doc["timeline"]["events"]))
     out.print("files: " + ", ".join(doc["files"]))
-    db = "" if doc["db"] == DEMO_DB_URL else f" --db {doc['db']}"
-    out.print(f"database: {doc['db']} — try `caseflow{db or ' --db ' + DEMO_DB_URL} case list`")
+    out.print(f"database: {doc['db']} — every command works on it, e.g. "
+              f"`caseflow --db {doc['db']} case list --type complaint`")
 
 
 def _pct(rate: float | None) -> str:
