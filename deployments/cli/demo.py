@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,8 +30,12 @@ from deployments.cli.output import console, emit_json, json_option
 from states.errors import RuleViolation
 
 if TYPE_CHECKING:
+    import httpx
+
     from flows.context import Bureau
+    from flows.delivery import DeliverySettings
     from flows.demo.plan import Plan
+    from flows.routes import Route
 
 DEMO_DB_URL = "sqlite:///caseflow-demo.db"
 DEMO_FILES = "caseflow-demo-files"
@@ -165,18 +170,22 @@ def _refuse_foreign(url: str, connection: Any) -> None:
         )
 
 
+@dataclass
 class _Delivery:
     """After each sweep, the delivery pass sends what it queued, to the file sink."""
 
-    def __init__(self, bureau: Bureau, kit: Any) -> None:
-        self.bureau, self.kit = bureau, kit
-        self.sent = self.failed = 0
+    bureau: Bureau
+    client: httpx.Client
+    routes: Mapping[str, Route]
+    settings: DeliverySettings
+    sent: int = 0
+    failed: int = 0
 
     def run(self, now: datetime) -> None:
         from flows.delivery import deliver
 
-        report = deliver(self.bureau, self.kit["client"], self.kit["routes"], clock=lambda: now,
-                         worker="caseflow-demo", settings=self.kit["settings"])
+        report = deliver(self.bureau, self.client, self.routes, clock=lambda: now,
+                         worker="caseflow-demo", settings=self.settings)
         self.sent += report.sent
         self.failed += report.failed
 
@@ -191,8 +200,7 @@ def _alert_delivery(bureau: Bureau, sink_path: Path) -> Iterator[_Delivery]:
 
     routes = {role: Route(role, "webhook", SINK_URL, SINK_SECRET) for role in ROLES}
     with httpx.Client(transport=JsonLinesSink(sink_path)) as client:
-        yield _Delivery(bureau, {"client": client, "routes": routes,
-                                 "settings": DeliverySettings(batch=200)})
+        yield _Delivery(bureau, client, routes, DeliverySettings(batch=200))
 
 
 @contextmanager
