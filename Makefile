@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-demo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/caseflow calendar add 2024-09-27 5 --unit working
-	$(BIN)/caseflow types
+	$(BIN)/caseflow demo
 
 test: $(STAMP)
 	$(BIN)/pytest
@@ -28,6 +27,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/calendar_add.py
 	$(BIN)/python bench/fire_trigger.py
+
+bench-demo: $(STAMP)
+	$(BIN)/python bench/demo.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

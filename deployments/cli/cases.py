@@ -169,6 +169,11 @@ def timeline(
     if as_json:
         emit_json(entries)
         return
+    console().print(timeline_table(entries))
+
+
+def timeline_table(entries: list[dict[str, Any]]) -> Any:
+    """A case's timeline (`flows.views.event_json` entries) as a rich table for people."""
     from rich.table import Table
 
     table = Table("seq", "on 生效日", "trigger", "from → to", "by", "clocks 期限变化",
@@ -178,7 +183,7 @@ def timeline(
                            for c in e["clocks"])
         table.add_row(str(e["seq"]), e["on"], e["trigger"], f"{e['from'] or '∅'} → {e['to']}",
                       f"{e['by']} ({e['actor']})", clocks, e["recorded_at"])
-    console().print(table)
+    return table
 
 
 @app.command("list")
