@@ -1,0 +1,190 @@
+"""The closure report's counting (DESIGN §7), as SQL aggregates: no case is loaded into Python.
+
+Everything is judged **as of** a day from the events and the clock cycles, so a report over a
+past period says what was true then, whatever happened to the cases since.
+
+- A case's state at the end of day D is the ``to_state`` of its latest event dated on or before D
+  (legal dates never go backwards along a case's chain). Two columns of the case answer that
+  without reading its events: when its last event is dated on or before D, it is the current
+  state; when the case is closed now and reached that closed state on or before D
+  (``closed_on``, reset when a case is reopened), it is the current state too. Only the other
+  cases look their events up (one index probe on ``(case_id, seq)``).
+- Admission is ``cases.admitted_on``: the first event that admitted the case (set once).
+- A cycle of a clock the bureau owes was *missed by* D when it is ``missed`` and stopped by D; it
+  was *overdue at the end of* D when it had started by D, was not stopped by then, is not paused
+  (a pause is only ever taken before a cycle lapses, so a paused cycle was never overdue), and
+  its due date was before D (a limit is due at the end of its due date).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from models.tables import cases, clock_cycles, events
+from states.casetype import CaseType
+from states.clocks import CycleStatus, Owner
+from states.report import AGE_BUCKETS, DEEMED, EXTENDING, ClosureCounts, age_bounds
+
+GROUP_COLUMNS = ("department", "handler")
+Key = tuple[str, str | None]  # (case type, group value or None)
+
+
+def _state_at(day: date) -> sa.ColumnElement[Any]:
+    """The case's state at the end of ``day`` (NULL if it had no event by then)."""
+    looked_up = (
+        sa.select(events.c.to_state)
+        .where(events.c.case_id == cases.c.id, events.c.on <= day)
+        .order_by(events.c.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    current = sa.or_(cases.c.last_on <= day, cases.c.closed_on <= day)
+    return sa.case((current, cases.c.state), else_=looked_up)
+
+
+def bureau_clocks(case_type: CaseType) -> list[str]:
+    """The clocks of this type the bureau owes: the only ones on-time figures judge."""
+    return [c.name for c in case_type.clocks if c.owed_by is Owner.BUREAU]
+
+
+def missed_by(day: date, clocks: list[str]) -> sa.ColumnElement[bool]:
+    """A cycle of one of ``clocks`` on the case was missed by the end of ``day``."""
+    return sa.exists().where(
+        clock_cycles.c.case_id == cases.c.id,
+        clock_cycles.c.clock.in_(clocks),
+        clock_cycles.c.status == CycleStatus.MISSED.value,
+        clock_cycles.c.stopped_on <= day,
+    )
+
+
+def overdue_at(day: date, clocks: list[str]) -> sa.ColumnElement[bool]:
+    """A cycle of one of ``clocks`` on the case was overdue at the end of ``day``."""
+    return sa.exists().where(
+        clock_cycles.c.case_id == cases.c.id,
+        clock_cycles.c.clock.in_(clocks),
+        clock_cycles.c.started_on <= day,
+        clock_cycles.c.status != CycleStatus.PAUSED.value,
+        sa.or_(clock_cycles.c.stopped_on.is_(None), clock_cycles.c.stopped_on > day),
+        clock_cycles.c.due_on < day,
+    )
+
+
+def _count(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+
+def _group_column(group: str | None) -> sa.ColumnElement[Any]:
+    if group is None:
+        return sa.null()
+    if group not in GROUP_COLUMNS:
+        raise ValueError(f"cannot group by {group!r}")
+    column: sa.ColumnElement[Any] = cases.c[group]
+    return column
+
+
+def population_counts(
+    connection: sa.Connection, case_type: CaseType, start: date, end: date,
+    group: str | None = None,
+) -> dict[Key, ClosureCounts]:
+    """Carried over, accepted, closed, withdrawn, on time, overdue and ageing, for the cases of
+    ``case_type`` in [start, end], per value of the ``group`` column (department, handler)."""
+    closed_states = sorted(case_type.closed_states)
+    clocks = bureau_clocks(case_type)
+    before = start - timedelta(days=1)
+    state_before, state_end = _state_at(before), _state_at(end)
+
+    carried = sa.and_(cases.c.admitted_on < start,
+                      sa.func.coalesce(state_before, "").not_in(closed_states))
+    handled = sa.or_(carried, cases.c.admitted_on >= start)
+    closed = sa.and_(handled, state_end.in_(closed_states))
+    open_ = sa.and_(handled, sa.not_(state_end.in_(closed_states)))
+    # CASE, not AND: the cycles are looked up only for the cases the condition is about
+    on_time = sa.case((closed, sa.not_(missed_by(end, clocks))), else_=sa.false())
+    overdue = sa.case((open_, overdue_at(end, clocks)), else_=sa.false())
+    ages = [
+        sa.and_(open_, cases.c.admitted_on <= latest,
+                sa.true() if earliest is None else cases.c.admitted_on >= earliest)
+        for _, earliest, latest in age_bounds(end)
+    ]
+    group_column = _group_column(group).label("grp")
+    query = (
+        sa.select(
+            group_column,
+            _count(carried), _count(sa.and_(cases.c.admitted_on >= start)),
+            _count(closed), _count(sa.and_(closed, state_end == "withdrawn")),
+            _count(on_time), _count(overdue), *(_count(a) for a in ages),
+        )
+        .where(
+            cases.c.type == case_type.name,
+            cases.c.admitted_on <= end,
+            # closed (for good) before the period: never handled in it; the index decides this
+            sa.or_(cases.c.closed_on.is_(None), cases.c.closed_on >= start),
+        )
+    )
+    if group is not None:  # PostgreSQL refuses GROUP BY NULL
+        query = query.group_by(group_column)
+    found: dict[Key, ClosureCounts] = {}
+    for row in connection.execute(query):
+        carried_n, accepted_n, closed_n, withdrawn_n, on_time_n, overdue_n, *age_n = row[1:]
+        found[(case_type.name, row[0])] = ClosureCounts(
+            carried_over=int(carried_n), accepted=int(accepted_n), closed=int(closed_n),
+            withdrawn=int(withdrawn_n), closed_on_time=int(on_time_n),
+            overdue_open=int(overdue_n),
+            ages={name: int(n) for (name, _, _), n in zip(AGE_BUCKETS, age_n, strict=True)},
+        )
+    return found
+
+
+def event_counts(
+    connection: sa.Connection, case_type: CaseType, start: date, end: date,
+    group: str | None = None,
+) -> dict[Key, dict[str, int]]:
+    """Deemed outcomes (视为受理 / 放弃 / 撤回) and extensions recorded with legal dates in
+    [start, end], per trigger. Only cases open at some point of the period can have one: those
+    are found by the cases' indexes, then their events by case."""
+    group_column = _group_column(group).label("grp")
+    triggers = [*DEEMED, *EXTENDING]
+    query = (
+        sa.select(group_column, events.c.trigger, sa.func.count())
+        .select_from(cases.join(events, events.c.case_id == cases.c.id))
+        .where(
+            cases.c.type == case_type.name,
+            cases.c.opened_on <= end,
+            sa.or_(cases.c.closed_on.is_(None), cases.c.closed_on >= start),
+            events.c.trigger.in_(triggers),
+            events.c.on >= start,
+            events.c.on <= end,
+        )
+        .group_by(*([group_column] if group is not None else []), events.c.trigger)
+    )
+    found: dict[Key, dict[str, int]] = {}
+    for value, trigger, count in connection.execute(query):
+        found.setdefault((case_type.name, value), {})[trigger] = int(count)
+    return found
+
+
+def closure_counts(
+    connection: sa.Connection, types: Mapping[str, CaseType], start: date, end: date,
+    group: str | None = None,
+) -> dict[Key, ClosureCounts]:
+    """Every count of the closure report, per case type (and group value when grouped)."""
+    found: dict[Key, ClosureCounts] = {}
+    for case_type in types.values():
+        population = population_counts(connection, case_type, start, end, group)
+        happened = event_counts(connection, case_type, start, end, group)
+        for key in dict.fromkeys([*population, *happened]):
+            counts = population.get(key, ClosureCounts())
+            triggers = happened.get(key, {})
+            found[key] = ClosureCounts(
+                carried_over=counts.carried_over, accepted=counts.accepted,
+                closed=counts.closed, withdrawn=counts.withdrawn,
+                closed_on_time=counts.closed_on_time, overdue_open=counts.overdue_open,
+                ages=counts.ages,
+                deemed={t: triggers.get(t, 0) for t in DEEMED},
+                extensions=sum(triggers.get(t, 0) for t in EXTENDING),
+            )
+    return found
