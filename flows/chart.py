@@ -70,8 +70,11 @@ def draw_rates(report: ClosureReport, paths: Sequence[Path], *,
             ax.set_title(TITLES[rate][0 if chinese else 1])
             for type_name, label in labels.items():
                 series = values.get((rate, type_name), [])
-                (line,) = ax.plot(months, series, marker="o", label=label)
+                (line,) = ax.plot(range(len(series)), series, marker="o", label=label)
                 line.set_gid(f"{rate}-{type_name}")
+            # every month of the period on the axis, even one with no rate at all
+            ax.set_xticks(range(len(months)), months)
+            ax.set_xlim(-0.3, len(months) - 0.7)
             ax.set_ylim(0, 1.05)
             ax.set_xlabel("月份 month" if chinese else "month")
             ax.grid(True, alpha=0.3)
