@@ -80,7 +80,8 @@ def draw_rates(report: ClosureReport, paths: Sequence[Path], *,
             ax.grid(True, alpha=0.3)
             ax.tick_params(axis="x", labelrotation=45)
         axes[0].set_ylabel("比率 rate" if chinese else "rate")
-        axes[0].legend(loc="lower left", fontsize="small")
+        if labels:
+            axes[0].legend(loc="lower left", fontsize="small")
         period = f"{report.start.isoformat()} – {report.end.isoformat()}"
         figure.suptitle(f"结案情况 {period}" if chinese else f"Closure {period}")
         for path in paths:

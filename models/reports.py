@@ -51,20 +51,22 @@ def bureau_clocks(case_type: CaseType) -> list[str]:
     return [c.name for c in case_type.clocks if c.owed_by is Owner.BUREAU]
 
 
-def missed_by(day: date, clocks: list[str]) -> sa.ColumnElement[bool]:
+def missed_by(case_id: sa.ColumnElement[Any], day: date,
+              clocks: list[str]) -> sa.ColumnElement[bool]:
     """A cycle of one of ``clocks`` on the case was missed by the end of ``day``."""
     return sa.exists().where(
-        clock_cycles.c.case_id == cases.c.id,
+        clock_cycles.c.case_id == case_id,
         clock_cycles.c.clock.in_(clocks),
         clock_cycles.c.status == CycleStatus.MISSED.value,
         clock_cycles.c.stopped_on <= day,
     )
 
 
-def overdue_at(day: date, clocks: list[str]) -> sa.ColumnElement[bool]:
+def overdue_at(case_id: sa.ColumnElement[Any], day: date,
+               clocks: list[str]) -> sa.ColumnElement[bool]:
     """A cycle of one of ``clocks`` on the case was overdue at the end of ``day``."""
     return sa.exists().where(
-        clock_cycles.c.case_id == cases.c.id,
+        clock_cycles.c.case_id == case_id,
         clock_cycles.c.clock.in_(clocks),
         clock_cycles.c.started_on <= day,
         clock_cycles.c.status != CycleStatus.PAUSED.value,
@@ -95,38 +97,40 @@ def population_counts(
     closed_states = sorted(case_type.closed_states)
     clocks = bureau_clocks(case_type)
     before = start - timedelta(days=1)
-    state_before, state_end = _state_at(before), _state_at(end)
-
-    carried = sa.and_(cases.c.admitted_on < start,
-                      sa.func.coalesce(state_before, "").not_in(closed_states))
-    handled = sa.or_(carried, cases.c.admitted_on >= start)
-    closed = sa.and_(handled, state_end.in_(closed_states))
-    open_ = sa.and_(handled, sa.not_(state_end.in_(closed_states)))
-    # CASE, not AND: the cycles are looked up only for the cases the condition is about
-    on_time = sa.case((closed, sa.not_(missed_by(end, clocks))), else_=sa.false())
-    overdue = sa.case((open_, overdue_at(end, clocks)), else_=sa.false())
-    ages = [
-        sa.and_(open_, cases.c.admitted_on <= latest,
-                sa.true() if earliest is None else cases.c.admitted_on >= earliest)
-        for _, earliest, latest in age_bounds(end)
-    ]
-    group_column = _group_column(group).label("grp")
-    query = (
-        sa.select(
-            group_column,
-            _count(carried), _count(sa.and_(cases.c.admitted_on >= start)),
-            _count(closed), _count(sa.and_(closed, state_end == "withdrawn")),
-            _count(on_time), _count(overdue), *(_count(a) for a in ages),
-        )
+    # the handled cases with their state at the end of the period, each state worked out once
+    # (OFFSET 0 keeps the database from inlining it into every expression that uses it)
+    handled = (
+        sa.select(cases.c.id, cases.c.admitted_on, _group_column(group).label("grp"),
+                  _state_at(end).label("state"))
         .where(
             cases.c.type == case_type.name,
             cases.c.admitted_on <= end,
             # closed (for good) before the period: never handled in it; the index decides this
             sa.or_(cases.c.closed_on.is_(None), cases.c.closed_on >= start),
+            sa.or_(cases.c.admitted_on >= start,  # accepted, else carried over:
+                   sa.func.coalesce(_state_at(before), "").not_in(closed_states)),
         )
+        .offset(0)
+        .subquery("handled")
     )
-    if group is not None:  # PostgreSQL refuses GROUP BY NULL
-        query = query.group_by(group_column)
+    closed = handled.c.state.in_(closed_states)
+    open_ = sa.not_(closed)
+    # CASE, not AND: the cycles are looked up only for the cases the condition is about
+    on_time = sa.case((closed, sa.not_(missed_by(handled.c.id, end, clocks))), else_=sa.false())
+    overdue = sa.case((open_, overdue_at(handled.c.id, end, clocks)), else_=sa.false())
+    ages = [
+        sa.and_(open_, handled.c.admitted_on <= latest,
+                sa.true() if earliest is None else handled.c.admitted_on >= earliest)
+        for _, earliest, latest in age_bounds(end)
+    ]
+    group_column = handled.c.grp
+    query = sa.select(
+        group_column,
+        _count(handled.c.admitted_on < start), _count(handled.c.admitted_on >= start),
+        _count(closed), _count(handled.c.state == "withdrawn"),
+        _count(on_time), _count(overdue), *(_count(a) for a in ages),
+    )
+    query = query.group_by(group_column)
     found: dict[Key, ClosureCounts] = {}
     for row in connection.execute(query):
         carried_n, accepted_n, closed_n, withdrawn_n, on_time_n, overdue_n, *age_n = row[1:]

@@ -169,16 +169,13 @@ def timeline(
     if as_json:
         emit_json(entries)
         return
-    from rich.table import Table
+    from flows.story import timeline_story
 
-    table = Table("seq", "on 生效日", "trigger", "from → to", "by", "clocks 期限变化",
-                  "recorded 记录时间")
-    for e in entries:
-        clocks = "; ".join(f"{c['clock']}#{c['cycle']} {c['change']} (due {c['due_on']})"
-                           for c in e["clocks"])
-        table.add_row(str(e["seq"]), e["on"], e["trigger"], f"{e['from'] or '∅'} → {e['to']}",
-                      f"{e['by']} ({e['actor']})", clocks, e["recorded_at"])
-    console().print(table)
+    rt = runtime(ctx, reading=True)
+    case = services.get_case(rt.bureau, ref).case
+    typer.echo(f"{case.ref}  {case.type} {rt.case_type(case.type).label}")
+    for line in timeline_story(entries, rt.case_type(case.type)):
+        typer.echo(line)
 
 
 @app.command("list")
