@@ -174,6 +174,8 @@ def timeline(
     rt = runtime(ctx, reading=True)
     case = services.get_case(rt.bureau, ref).case
     typer.echo(f"{case.ref}  {case.type} {rt.case_type(case.type).label}")
+    typer.echo("every event, oldest first: legal date 生效日, what, who 经办 and why 理由, "
+               "and what it did to each clock 期限变化")
     for line in timeline_story(entries, rt.case_type(case.type)):
         typer.echo(line)
 
