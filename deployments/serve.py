@@ -10,10 +10,10 @@ entrypoint by module, not by a file relative to the current folder.
 
 The sweep runs every 15 minutes and at 00:05 Asia/Shanghai (just after midnight, when
 yesterday's limits have lapsed); delivery runs every minute; every case's hash chain is
-verified nightly at 02:30 (`verify-chains`, its result an artifact). Prefect's temporary local
-server has no scheduler, so this needs a real one (`prefect server start`). Several machines may serve
-at once: sweeps and deliveries are safe to run in parallel (unique keys per rung and alert,
-claims with SKIP LOCKED).
+verified nightly at 02:30 (`verify-chains`, its result an artifact). Prefect's temporary
+local server has no scheduler, so this needs a real one (`prefect server start`). Several
+machines may serve at once: sweeps and deliveries are safe to run in parallel (unique keys per
+rung and alert, claims with SKIP LOCKED).
 """
 
 from __future__ import annotations
