@@ -27,14 +27,34 @@ import sqlalchemy as sa
 from models.tables import cases, clock_cycles, events
 from states.casetype import CaseType
 from states.clocks import CycleStatus, Owner
-from states.report import AGE_BUCKETS, DEEMED, EXTENDING, ClosureCounts, age_bounds
+from states.report import (
+    AGE_BUCKETS,
+    DEEMED,
+    EXTENDING,
+    INDEXED_ACTS,
+    ClosureCounts,
+    age_bounds,
+    reopening_triggers,
+)
 
 GROUP_COLUMNS = ("department", "handler")
 Key = tuple[str, str | None]  # (case type, group value or None)
 
 
-def _state_at(day: date) -> sa.ColumnElement[Any]:
-    """The case's state at the end of ``day`` (NULL if it had no event by then)."""
+def _acts(*triggers: str) -> sa.ColumnElement[bool]:
+    """Events among the rare ones the partial index ``ix_events_report_acts`` holds, of these
+    triggers. The index's own condition is repeated word for word (as literals): SQLite uses a
+    partial index only for a query that states its condition."""
+    indexed, wanted = (
+        sa.bindparam(name, list(values), expanding=True, literal_execute=True, unique=True)
+        for name, values in (("indexed_acts", INDEXED_ACTS), ("wanted_acts", triggers))
+    )
+    return sa.and_(events.c.trigger.in_(indexed), events.c.trigger.in_(wanted))
+
+
+def _state_at(day: date, case_type: CaseType) -> sa.ColumnElement[Any]:
+    """The case's state at the end of ``day``: "" for some open state of a case never reopened
+    (it was open until ``closed_on``), NULL if it had no event by then."""
     looked_up = (
         sa.select(events.c.to_state)
         .where(events.c.case_id == cases.c.id, events.c.on <= day)
@@ -43,7 +63,12 @@ def _state_at(day: date) -> sa.ColumnElement[Any]:
         .scalar_subquery()
     )
     current = sa.or_(cases.c.last_on <= day, cases.c.closed_on <= day)
-    return sa.case((current, cases.c.state), else_=looked_up)
+    reopening = reopening_triggers(case_type)
+    if not reopening:
+        return sa.case((current, cases.c.state), else_=sa.literal(""))
+    reopened = sa.select(events.c.case_id).where(_acts(*reopening))
+    return sa.case((current, cases.c.state), (cases.c.id.not_in(reopened), sa.literal("")),
+                   else_=looked_up)
 
 
 def bureau_clocks(case_type: CaseType) -> list[str]:
@@ -93,7 +118,31 @@ def population_counts(
     group: str | None = None,
 ) -> dict[Key, ClosureCounts]:
     """Carried over, accepted, closed, withdrawn, on time, overdue and ageing, for the cases of
-    ``case_type`` in [start, end], per value of the ``group`` column (department, handler)."""
+    ``case_type`` in [start, end], per value of the ``group`` column (department, handler).
+
+    A case closed (for good) before the period was never handled in it, so only two sets of
+    cases are read, each by the ``(type, closed_on)`` index: those open now, and those closed
+    since the period began; their counts add up."""
+    found: dict[Key, ClosureCounts] = {}
+    for candidates in (cases.c.closed_on.is_(None),
+                       # both bounds: the planner then prefers this index to the admission one
+                       cases.c.closed_on.between(start, date.max)):
+        query = _population_query(case_type, start, end, group, candidates)
+        for row in connection.execute(query):
+            carried_n, accepted_n, closed_n, withdrawn_n, on_time_n, overdue_n, *age_n = row[1:]
+            counts = ClosureCounts(
+                carried_over=int(carried_n), accepted=int(accepted_n), closed=int(closed_n),
+                withdrawn=int(withdrawn_n), closed_on_time=int(on_time_n),
+                overdue_open=int(overdue_n),
+                ages={name: int(n) for (name, _, _), n in zip(AGE_BUCKETS, age_n, strict=True)},
+            )
+            key = (case_type.name, row[0])
+            found[key] = found[key] + counts if key in found else counts
+    return found
+
+
+def _population_query(case_type: CaseType, start: date, end: date, group: str | None,
+                      candidates: sa.ColumnElement[bool]) -> sa.Select[Any]:
     closed_states = sorted(case_type.closed_states)
     clocks = bureau_clocks(case_type)
     before = start - timedelta(days=1)
@@ -101,14 +150,13 @@ def population_counts(
     # (OFFSET 0 keeps the database from inlining it into every expression that uses it)
     handled = (
         sa.select(cases.c.id, cases.c.admitted_on, _group_column(group).label("grp"),
-                  _state_at(end).label("state"))
+                  _state_at(end, case_type).label("state"))
         .where(
             cases.c.type == case_type.name,
+            candidates,
             cases.c.admitted_on <= end,
-            # closed (for good) before the period: never handled in it; the index decides this
-            sa.or_(cases.c.closed_on.is_(None), cases.c.closed_on >= start),
             sa.or_(cases.c.admitted_on >= start,  # accepted, else carried over:
-                   sa.func.coalesce(_state_at(before), "").not_in(closed_states)),
+                   sa.func.coalesce(_state_at(before, case_type), "").not_in(closed_states)),
         )
         .offset(0)
         .subquery("handled")
@@ -123,24 +171,12 @@ def population_counts(
                 sa.true() if earliest is None else handled.c.admitted_on >= earliest)
         for _, earliest, latest in age_bounds(end)
     ]
-    group_column = handled.c.grp
-    query = sa.select(
-        group_column,
+    return sa.select(
+        handled.c.grp,
         _count(handled.c.admitted_on < start), _count(handled.c.admitted_on >= start),
         _count(closed), _count(handled.c.state == "withdrawn"),
         _count(on_time), _count(overdue), *(_count(a) for a in ages),
-    )
-    query = query.group_by(group_column)
-    found: dict[Key, ClosureCounts] = {}
-    for row in connection.execute(query):
-        carried_n, accepted_n, closed_n, withdrawn_n, on_time_n, overdue_n, *age_n = row[1:]
-        found[(case_type.name, row[0])] = ClosureCounts(
-            carried_over=int(carried_n), accepted=int(accepted_n), closed=int(closed_n),
-            withdrawn=int(withdrawn_n), closed_on_time=int(on_time_n),
-            overdue_open=int(overdue_n),
-            ages={name: int(n) for (name, _, _), n in zip(AGE_BUCKETS, age_n, strict=True)},
-        )
-    return found
+    ).group_by(handled.c.grp)
 
 
 def event_counts(
@@ -152,12 +188,11 @@ def event_counts(
     (``ix_events_report_acts``): its condition is repeated here word for word (as literals, so
     that SQLite sees the query implies it)."""
     group_column = _group_column(group).label("grp")
-    acts = sa.bindparam("acts", [*DEEMED, *EXTENDING], expanding=True, literal_execute=True)
     query = (
         sa.select(group_column, events.c.trigger, sa.func.count())
         .select_from(events.join(cases, cases.c.id == events.c.case_id))
         .where(
-            events.c.trigger.in_(acts),
+            _acts(*DEEMED, *EXTENDING),
             events.c.on >= start,
             events.c.on <= end,
             cases.c.type == case_type.name,

@@ -15,13 +15,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime
-from states.report import DEEMED, EXTENDING
+from states.report import INDEXED_ACTS
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-# the events the closure report counts by legal date (视为受理/放弃/撤回, 延长); migration 0006
-# holds the same condition
-REPORT_ACTS = "trigger IN (" + ", ".join(f"'{t}'" for t in (*DEEMED, *EXTENDING)) + ")"
+# the rare events the closure report reads alone: those it counts by legal date (视为受理/放弃/
+# 撤回, 延长) and those that reopen a case; migration 0006 holds the same condition
+REPORT_ACTS = "trigger IN (" + ", ".join(f"'{t}'" for t in INDEXED_ACTS) + ")"
 
 
 class CaseRow(SQLModel, table=True):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from typing import Any
 
+from states.casetype import CaseType
 from states.errors import InvalidInput
 
 RATE_PLACES = 4
@@ -29,6 +30,9 @@ AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
 )
 DEEMED = ("deem_accepted", "deem_abandoned", "deem_withdrawn")  # 视为受理 / 放弃 / 撤回
 EXTENDING = ("extend", "extend_supplement")  # 延长
+# the rare events a partial index holds (`models.tables.REPORT_ACTS`): the acts counted, and the
+# triggers of today's case types that reopen a closed case (恢复, 责令改正)
+INDEXED_ACTS = (*DEEMED, *EXTENDING, "reinstate", "order_correction")
 GROUPINGS = ("department", "handler", "month")
 
 
@@ -46,6 +50,16 @@ def rate(numerator: int, denominator: int) -> float | None:
     # floor(n/d * scale + 1/2), in whole numbers
     rounded = (2 * numerator * scale + denominator) // (2 * denominator)
     return rounded / scale
+
+
+def reopening_triggers(case_type: CaseType) -> tuple[str, ...]:
+    """The triggers that take a case of this type out of a closed state (reinstate after a
+    deemed abandonment, order_correction after an upheld objection): a case that never had one
+    stayed closed from the day it first closed."""
+    closed = case_type.closed_states
+    return tuple(sorted({t.trigger for t in case_type.transitions
+                         if t.dest is not None and t.dest not in closed
+                         and closed.intersection(t.source)}))
 
 
 def check_period(start: date, end: date) -> None:

@@ -55,5 +55,13 @@ def build_population(bureau: Bureau) -> None:
     _do(bureau, "H", "terminate", date(2024, 5, 27), ground=5)
     _accepted(bureau, "J", date(2024, 1, 15), date(2024, 1, 16), TWO, "王")
     _do(bureau, "J", "decide", date(2024, 4, 10), decision="change")
+    # legal aid, approved 03-04, terminated 05-10 with its assignment (3 days) long missed,
+    # then reopened on 07-05 by an upheld objection (order_correction): closed at the end of
+    # the period, although not closed now
+    _open(bureau, "L", date(2024, 3, 1), "法援科", "钱", "legal_aid")
+    _do(bureau, "L", "approve", date(2024, 3, 4))
+    _do(bureau, "L", "terminate", date(2024, 5, 10), ground=1)
+    _do(bureau, "L", "file_objection", date(2024, 7, 1))
+    _do(bureau, "L", "order_correction", date(2024, 7, 5))
     # a complaint, admitted when opened on 06-20; its 10 working days run to 07-04
     _open(bureau, "K", date(2024, 6, 20), "投诉科", "赵", "complaint")

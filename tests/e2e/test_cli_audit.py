@@ -122,5 +122,5 @@ def test_verify_every_chain(cli, db) -> None:
     done = cli(["audit", "verify", "--json"], env=db)
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
-    assert doc["ok"] and doc["checked"] == 10 and doc["first_broken"] is None
-    assert "10 of 10 case chain(s) verify" in cli(["audit", "verify"], env=db).stdout
+    assert doc["ok"] and doc["checked"] == 11 and doc["first_broken"] is None
+    assert "11 of 11 case chain(s) verify" in cli(["audit", "verify"], env=db).stdout

@@ -20,6 +20,10 @@ The period is 2024-04-01..2024-06-30. Reconsideration cases (2024 calendar: 04-0
 - J: accepted 01-16, decided 04-10 (decision due 01-16+60 = 03-16, a Saturday → 03-18)
   → carried, closed late (decision missed).
 
+A legal-aid case L, approved 03-04, terminated 05-10 (its 3-day assignment, due 03-07, missed),
+reopened on 07-05 (order_correction after an objection): closed at the end of the period, late.
+A complaint K opened 06-20 (admitted on opening).
+
 Respondent replies are never received: that clock is the respondent's, so its missed cycles do
 not make a case late.
 """
@@ -54,6 +58,13 @@ RECONSIDERATION = {
     "deemed": {"deem_accepted": 1, "deem_abandoned": 0, "deem_withdrawn": 0},  # G
     "extensions": 1,  # A's on 04-01 (C's on 03-15 is before the period)
 }
+LEGAL_AID = {
+    "type": "legal_aid", "label": "法律援助", "carried_over": 1, "accepted": 0, "handled": 1,
+    "closed": 1, "closure_rate": 1.0, "withdrawn": 0, "withdrawn_share": 0.0,
+    "closed_on_time": 0, "on_time_rate": 0.0, "open_at_end": 0, "overdue_open": 0,
+    "ageing": {"0-30": 0, "31-60": 0, "61-90": 0, ">90": 0},
+    "deemed": {"deem_accepted": 0, "deem_abandoned": 0, "deem_withdrawn": 0}, "extensions": 0,
+}
 COMPLAINT = {
     "type": "complaint", "label": "律师执业投诉", "carried_over": 0, "accepted": 1, "handled": 1,
     "closed": 0, "closure_rate": 0.0, "withdrawn": 0, "withdrawn_share": None,
@@ -76,7 +87,7 @@ def test_the_report_is_judged_as_of_the_end_of_the_period(population: Bureau) ->
     assert list(rows) == ["reconsideration", "legal_aid", "complaint"]
     assert rows["reconsideration"] == RECONSIDERATION
     assert rows["complaint"] == COMPLAINT
-    assert rows["legal_aid"]["handled"] == 0 and rows["legal_aid"]["closure_rate"] is None
+    assert rows["legal_aid"] == LEGAL_AID
     assert "breakdown" not in doc
 
 
@@ -93,6 +104,14 @@ def test_a_later_period_sees_what_happened_after_the_first(population: Bureau) -
         == (3, 0, 1, 0)
     # G's decision, due 07-10, runs on: overdue at the end of 07-31, and E's (due 08-05) not
     assert row["overdue_open"] == 1
+    # L was closed on 06-30 (terminated), so it is not carried into July, although reopened
+    la = closure_report(population, date(2024, 7, 1), date(2024, 7, 31),
+                        case_type="legal_aid").rows[0].to_json()
+    assert (la["carried_over"], la["handled"]) == (0, 0)
+    # judged on 07-04, before the reopening: still closed; in May, closed then (05-10)
+    may = closure_report(population, date(2024, 5, 1), date(2024, 7, 4),
+                         case_type="legal_aid").rows[0].to_json()
+    assert (may["carried_over"], may["closed"], may["open_at_end"]) == (1, 1, 0)
 
 
 def test_breakdown_by_department(population: Bureau) -> None:
@@ -118,7 +137,8 @@ def test_breakdown_by_handler(population: Bureau) -> None:
     # 王: A, H, J carried and closed (J late); 李: C carried, D accepted; 张: E, G; 赵: K
     assert {k: (v["handled"], v["closed"], v["closed_on_time"]) for k, v in by.items()} == {
         ("reconsideration", "王"): (3, 3, 2), ("reconsideration", "李"): (2, 1, 1),
-        ("reconsideration", "张"): (2, 0, 0), ("complaint", "赵"): (1, 0, 0)}
+        ("reconsideration", "张"): (2, 0, 0), ("legal_aid", "钱"): (1, 1, 0),
+        ("complaint", "赵"): (1, 0, 0)}
 
 
 def test_breakdown_by_month(population: Bureau) -> None:
@@ -139,11 +159,11 @@ def test_breakdown_by_month(population: Bureau) -> None:
 def test_csv_has_a_line_per_row(population: Bureau) -> None:
     report = closure_report(population, START, END, by="department")
     lines = list(csv.DictReader(io.StringIO(csv_text(report))))
-    assert len(lines) == 3 + 3  # three types, then 一科, 二科, 投诉科
+    assert len(lines) == 3 + 4  # three types, then 一科, 二科, 法援科, 投诉科
     first = lines[0]
     assert first["type"] == "reconsideration" and first["department"] == ""
     assert (first["handled"], first["closure_rate"], first["age_>90"]) == ("7", "0.5714", "1")
-    assert lines[1]["withdrawn_share"] == "" and lines[1]["type"] == "legal_aid"
+    assert lines[2]["withdrawn_share"] == "" and lines[2]["type"] == "complaint"
 
 
 @pytest.mark.parametrize(("start", "end", "kwargs", "says"), [

@@ -1,5 +1,6 @@
-"""the closure report's deemed outcomes and extensions by legal date: a partial index on the few
-events that are such acts, so that counting them in a period reads them alone
+"""the closure report's rare events: a partial index on the deemed outcomes and extensions
+(counted by legal date) and the acts that reopen a closed case, so that the report reads them
+alone
 
 Revision ID: 0006
 Revises: 0004 (on the `reports` branch; chained after 0005 when merged with it)
@@ -19,7 +20,7 @@ branch_labels = None
 depends_on = None
 
 WHERE = ("trigger IN ('deem_accepted', 'deem_abandoned', 'deem_withdrawn', 'extend', "
-         "'extend_supplement')")
+         "'extend_supplement', 'reinstate', 'order_correction')")
 
 
 def upgrade() -> None:
