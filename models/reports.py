@@ -18,7 +18,7 @@ past period says what was true then, whatever happened to the cases since.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -45,10 +45,11 @@ def _acts(*triggers: str) -> sa.ColumnElement[bool]:
     """Events among the rare ones the partial index ``ix_events_report_acts`` holds, of these
     triggers. The index's own condition is repeated word for word (as literals): SQLite uses a
     partial index only for a query that states its condition."""
-    indexed, wanted = (
-        sa.bindparam(name, list(values), expanding=True, literal_execute=True, unique=True)
-        for name, values in (("indexed_acts", INDEXED_ACTS), ("wanted_acts", triggers))
-    )
+    def listed(name: str, values: Sequence[str]) -> sa.BindParameter[list[str]]:
+        return sa.bindparam(name, list(values), expanding=True, literal_execute=True,
+                            unique=True)
+
+    indexed, wanted = listed("indexed_acts", INDEXED_ACTS), listed("wanted_acts", triggers)
     return sa.and_(events.c.trigger.in_(indexed), events.c.trigger.in_(wanted))
 
 
