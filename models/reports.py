@@ -83,7 +83,9 @@ def missed_by(case_id: sa.ColumnElement[Any], day: date,
     return sa.exists().where(
         clock_cycles.c.case_id == case_id,
         clock_cycles.c.clock.in_(clocks),
-        clock_cycles.c.status == CycleStatus.MISSED.value,
+        # a literal, as in the condition of the partial index ix_cycles_missed (SQLite uses a
+        # partial index only for a query that states its condition)
+        clock_cycles.c.status == sa.literal(CycleStatus.MISSED.value, literal_execute=True),
         clock_cycles.c.stopped_on <= day,
     )
 
