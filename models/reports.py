@@ -174,12 +174,14 @@ def _population_query(case_type: CaseType, start: date, end: date, group: str | 
                 sa.true() if earliest is None else handled.c.admitted_on >= earliest)
         for _, earliest, latest in age_bounds(end)
     ]
-    return sa.select(
-        handled.c.grp,
+    query = sa.select(
+        handled.c.grp if group is not None else sa.null(),
         _count(handled.c.admitted_on < start), _count(handled.c.admitted_on >= start),
         _count(closed), _count(handled.c.state == "withdrawn"),
         _count(on_time), _count(overdue), *(_count(a) for a in ages),
-    ).group_by(handled.c.grp)
+    )
+    # no GROUP BY without a breakdown: one row, and nothing to sort
+    return query.group_by(handled.c.grp) if group is not None else query
 
 
 def event_counts(
