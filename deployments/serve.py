@@ -48,6 +48,10 @@ def deployments() -> list[Any]:
             name="verify-chains", schedules=[Cron(VERIFY_CRON, timezone=SHANGHAI)],
             entrypoint_type=by_module,
         ),
+        # no schedule: a report is run when it is due (`--param start=… --param end=…`)
+        entrypoints.closure_report.to_deployment(
+            name="closure-report", entrypoint_type=by_module,
+        ),
     ]
 
 
