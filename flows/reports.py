@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -168,22 +168,3 @@ def write_closure_report(
     files.csv.write_text(csv_text(report), encoding="utf-8")
     warnings = draw_rates(monthly(bureau, report), [files.png, files.svg])
     return ReportFiles(files.json, files.csv, files.png, files.svg, tuple(warnings))
-
-
-def series(report: ClosureReport) -> dict[str, dict[str, list[float | None]]]:
-    """From a report broken down by month: per type, the closure and on-time rates by month."""
-    found: dict[str, dict[str, list[float | None]]] = {}
-    for row in report.breakdown:
-        doc = row.to_json()
-        entry = found.setdefault(row.type, {"closure_rate": [], "on_time_rate": []})
-        entry["closure_rate"].append(doc["closure_rate"])
-        entry["on_time_rate"].append(doc["on_time_rate"])
-    return found
-
-
-def month_labels(report: ClosureReport) -> list[str]:
-    return list(dict.fromkeys(str(r.group[1]) for r in report.breakdown if r.group))
-
-
-def labels_of(types: Iterable[CaseType]) -> dict[str, str]:
-    return {t.name: t.label for t in types}
