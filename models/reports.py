@@ -52,7 +52,7 @@ def _acts(*triggers: str) -> sa.ColumnElement[bool]:
         return sa.bindparam(name, list(values), expanding=True, literal_execute=True,
                             unique=True)
 
-    wanted = events.c.trigger.in_(listed("wanted_acts", triggers))
+    wanted: sa.ColumnElement[bool] = events.c.trigger.in_(listed("wanted_acts", triggers))
     if not set(triggers) <= set(INDEXED_ACTS):
         return wanted  # a trigger the index does not hold (a new case type): read them all
     return sa.and_(events.c.trigger.in_(listed("indexed_acts", INDEXED_ACTS)), wanted)
