@@ -12,11 +12,11 @@ run receives them as JSON.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from prefect import Task, flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 
@@ -24,7 +24,8 @@ from deployments.bootstrap import bootstrap
 from flows import sweep as sweeping
 from flows.delivery import DeliveryReport, deliver_with
 
-RETRY_DELAYS: list[float] = [2, 10, 30]  # seconds: a database restarting or failing over is back by then
+# seconds: a database restarting or failing over is back by then
+RETRY_DELAYS: list[float] = [2, 10, 30]
 
 
 def transient(_task: Task[Any, Any], _run: TaskRun, state: State[Any]) -> bool:
@@ -143,3 +144,96 @@ def _table(title: str, header: list[str], rows: list[list[str]]) -> list[str]:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+REPORT_ARTIFACT_KEY = "closure-report"
+REPORT_SUMMARY_KEY = "closure-report-summary"
+VERIFY_ARTIFACT_KEY = "chain-verification"
+REPORT_DIR_ENV = "CASEFLOW_REPORT_DIR"
+
+
+@flow(name="closure-report", description="结案率: the closure report over a period, judged as "
+      "of its end; a table artifact, a markdown summary, and JSON, CSV and a chart on disk.")
+def closure_report(start: date, end: date, case_type: str | None = None, by: str | None = None,
+                   out: str | None = None) -> dict[str, Any]:
+    """The closure report over [start, end] on the bureau of the environment, written into
+    ``out`` (default ``$CASEFLOW_REPORT_DIR``, else ``reports/`` in the current folder) as
+    ``closure-<start>-<end>.json``, ``.csv``, ``.png`` and ``.svg``."""
+    import os
+    from pathlib import Path
+
+    from flows.reports import closure_report as report_over
+    from flows.reports import write_closure_report
+
+    runtime = bootstrap()
+    try:
+        report = report_over(runtime.bureau, start, end, case_type=case_type, by=by)
+        folder = Path(out or os.environ.get(REPORT_DIR_ENV) or "reports")
+        files = write_closure_report(runtime.bureau, report, folder,
+                                     stem=f"closure-{start.isoformat()}-{end.isoformat()}")
+    finally:
+        runtime.close()
+    doc = report.to_json()
+    logger = get_run_logger()
+    for warning in files.warnings:
+        logger.warning("%s", warning)
+    logger.info("closure report %s..%s written to %s", doc["from"], doc["to"], folder)
+    create_table_artifact(table=report_table(doc), key=REPORT_ARTIFACT_KEY,
+                          description=f"结案率 closure {doc['from']}..{doc['to']}")
+    create_markdown_artifact(markdown=report_markdown(doc, [str(p) for p in files.paths()]),
+                             key=REPORT_SUMMARY_KEY,
+                             description=f"结案情况 summary {doc['from']}..{doc['to']}")
+    return doc
+
+
+def report_table(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The report's rows, then its breakdown's, flat (one cell per figure) for a table
+    artifact."""
+    rows = []
+    for row in [*doc["rows"], *doc.get("breakdown", [])]:
+        flat = {k: v for k, v in row.items() if not isinstance(v, dict)}
+        flat.update({f"age {k}": v for k, v in row["ageing"].items()})
+        flat.update(row["deemed"])
+        rows.append(flat)
+    return rows
+
+
+def report_markdown(doc: dict[str, Any], files: list[str]) -> str:
+    """A summary people read in the Prefect UI: per type, handled, closed and the rates."""
+
+    def pct(value: float | None) -> str:
+        return "—" if value is None else f"{value:.2%}"
+
+    lines = [f"# 结案情况 closure {doc['from']} .. {doc['to']}", "",
+             f"Judged as of the end of {doc['to']}.", "",
+             "| type 类型 | handled 受理 | closed 结案 | 结案率 | withdrawn 撤回 | 按期率 "
+             "| open 未结 | overdue 逾期 |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['type']} {r['label']} | {r['handled']} | {r['closed']} "
+              f"| {pct(r['closure_rate'])} | {r['withdrawn']} | {pct(r['on_time_rate'])} "
+              f"| {r['open_at_end']} | {r['overdue_open']} |" for r in doc["rows"]]
+    lines += ["", "Files:", "", *(f"- `{name}`" for name in files)]
+    return "\n".join(lines) + "\n"
+
+
+@flow(name="verify-chains", description="审计: recompute every case's event hash chain and "
+      "publish the result (chains verified, the first broken event).")
+def verify_chains() -> dict[str, Any]:
+    """`caseflow audit verify` as a flow: every case's chain, a markdown artifact."""
+    from flows.audit import verify_all
+
+    runtime = bootstrap()
+    try:
+        summary = verify_all(runtime.bureau)
+    finally:
+        runtime.close()
+    doc = summary.to_json()
+    logger = get_run_logger()
+    if doc["ok"]:
+        logger.info("%d case chain(s) verified", doc["checked"])
+    else:
+        logger.error("%d of %d case chain(s) broken; first: %s", len(doc["broken"]),
+                     doc["checked"], doc["first_broken"])
+    create_markdown_artifact(markdown=summary.markdown(), key=VERIFY_ARTIFACT_KEY,
+                             description="审计 hash chains of every case")
+    return doc

@@ -9,10 +9,11 @@ composes the bureau inside the run from the environment inherited from this proc
 entrypoint by module, not by a file relative to the current folder.
 
 The sweep runs every 15 minutes and at 00:05 Asia/Shanghai (just after midnight, when
-yesterday's limits have lapsed); delivery runs every minute. Prefect's temporary local server
-has no scheduler, so this needs a real one (`prefect server start`). Several machines may serve
-at once: sweeps and deliveries are safe to run in parallel (unique keys per rung and alert,
-claims with SKIP LOCKED).
+yesterday's limits have lapsed); delivery runs every minute; every case's hash chain is
+verified nightly at 02:30 (`verify-chains`, its result an artifact). Prefect's temporary
+local server has no scheduler, so this needs a real one (`prefect server start`). Several
+machines may serve at once: sweeps and deliveries are safe to run in parallel (unique keys per
+rung and alert, claims with SKIP LOCKED).
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from typing import Any
 SHANGHAI = "Asia/Shanghai"
 SWEEP_CRONS = ("*/15 * * * *", "5 0 * * *")
 DELIVERY_CRON = "* * * * *"
+VERIFY_CRON = "30 2 * * *"  # every night at 02:30, when nobody is recording
 
 
 def deployments() -> list[Any]:
-    """The two deployments with their schedules (built, not started)."""
+    """The deployments with their schedules (built, not started)."""
     from prefect.schedules import Cron
     from prefect.types.entrypoint import EntrypointType
 
@@ -41,6 +43,14 @@ def deployments() -> list[Any]:
         entrypoints.deliver_alerts.to_deployment(
             name="deliver-alerts", schedules=[Cron(DELIVERY_CRON, timezone=SHANGHAI)],
             entrypoint_type=by_module,
+        ),
+        entrypoints.verify_chains.to_deployment(
+            name="verify-chains", schedules=[Cron(VERIFY_CRON, timezone=SHANGHAI)],
+            entrypoint_type=by_module,
+        ),
+        # no schedule: a report is run when it is due (`--param start=… --param end=…`)
+        entrypoints.closure_report.to_deployment(
+            name="closure-report", entrypoint_type=by_module,
         ),
     ]
 

@@ -11,7 +11,7 @@ import sys
 import typer
 
 from deployments.bootstrap import bootstrap
-from deployments.cli import alerts, calendar, cases, db, demo, sweep, types
+from deployments.cli import alerts, audit, calendar, cases, db, demo, reports, sweep, types
 from deployments.cli.output import fail, fail_usage
 from states.errors import CaseflowError
 
@@ -28,6 +28,8 @@ app.add_typer(db.app, name="db")
 app.command("sweep")(sweep.sweep)
 app.add_typer(alerts.app, name="alerts")
 app.command("demo")(demo.demo)
+app.add_typer(reports.app, name="report")
+app.add_typer(audit.app, name="audit")
 
 
 @app.callback()

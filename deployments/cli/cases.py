@@ -169,21 +169,15 @@ def timeline(
     if as_json:
         emit_json(entries)
         return
-    console().print(timeline_table(entries))
+    from flows.story import timeline_story
 
-
-def timeline_table(entries: list[dict[str, Any]]) -> Any:
-    """A case's timeline (`flows.views.event_json` entries) as a rich table for people."""
-    from rich.table import Table
-
-    table = Table("seq", "on 生效日", "trigger", "from → to", "by", "clocks 期限变化",
-                  "recorded 记录时间")
-    for e in entries:
-        clocks = "; ".join(f"{c['clock']}#{c['cycle']} {c['change']} (due {c['due_on']})"
-                           for c in e["clocks"])
-        table.add_row(str(e["seq"]), e["on"], e["trigger"], f"{e['from'] or '∅'} → {e['to']}",
-                      f"{e['by']} ({e['actor']})", clocks, e["recorded_at"])
-    return table
+    rt = runtime(ctx, reading=True)
+    case = services.get_case(rt.bureau, ref).case
+    typer.echo(f"{case.ref}  {case.type} {rt.case_type(case.type).label}")
+    typer.echo("every event, oldest first: legal date 生效日, what, who 经办 and why 理由, "
+               "and what it did to each clock 期限变化")
+    for line in timeline_story(entries, rt.case_type(case.type)):
+        typer.echo(line)
 
 
 @app.command("list")

@@ -15,6 +15,7 @@ any other case is refused untouched (exit 3).
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -56,6 +57,7 @@ def demo(
     as_json: bool = json_option(),
 ) -> None:
     """The main job: a simulated half-year at a district bureau, then its closure report."""
+    from flows import services
     from flows.demo.plan import DEFAULT_SEED, plan
     from flows.demo.run import simulate
 
@@ -72,8 +74,9 @@ def demo(
         with _alert_delivery(bureau, sink_path) as deliver, _progress(the_plan, as_json) as tick:
             done = simulate(bureau, the_plan, deliver=deliver.run, progress=tick)
         reports = closure_reports(bureau)
-        files = write_report_files(out, reports)
+        files = write_report_files(bureau, out)
         timeline = _timeline(bureau, the_plan.sample_ref)
+        sample_type = services.get_case(bureau, the_plan.sample_ref).case.type
         timeline_file = out / f"timeline-{the_plan.sample_ref}.json"
         timeline_file.write_text(json.dumps(timeline, ensure_ascii=False, indent=2) + "\n",
                                  encoding="utf-8")
@@ -93,7 +96,8 @@ def demo(
         "alerts": {"queued": done.alerts_queued, "sent": deliver.sent,
                    "failed": deliver.failed, "sink": str(sink_path)},
         "reports": reports,
-        "timeline": {"ref": the_plan.sample_ref, "events": timeline},
+        "timeline": {"ref": the_plan.sample_ref, "type": sample_type,
+                     "events": timeline},
         "files": [str(path) for path in files],
         "seconds": round(time.perf_counter() - started, 1),
     }
@@ -103,26 +107,31 @@ def demo(
     render(doc)
 
 
-# -- the one place the closure report is called ---------------------------------------------------
-# REPORT (issue 14 §1): until `flows.reports` lands from branch `reports`, these two call the
-# interim stand-in (`flows.demo.interim_report`). At merge: `flows.reports.closure_report(bureau,
-# start, end, case_type=...)`'s `.to_json()` and its JSON/CSV/chart writer, and the stand-in goes.
+# -- the closure report over the seed's periods ----------------------------------------------------
 
 def closure_reports(bureau: Bureau) -> list[dict[str, Any]]:
     """The closure report over the seed's periods: reconsideration 2024-01-01..05-31,
-    complaints and legal aid 2024-01-01..06-30 (DESIGN §7)."""
-    from flows.demo.interim_report import closure_report
+    complaints and legal aid 2024-01-01..06-30 (DESIGN §7), computed from the events like any
+    other report (`flows.reports.closure_report`)."""
     from flows.demo.plan import H1, RC_PERIOD
+    from flows.reports import closure_report
 
     periods = (("reconsideration", RC_PERIOD), ("complaint", H1), ("legal_aid", H1))
-    return [closure_report(bureau, start, end, case_type=name)
+    return [closure_report(bureau, start, end, case_type=name).to_json()
             for name, (start, end) in periods]
 
 
-def write_report_files(folder: Path, reports: list[dict[str, Any]]) -> list[Path]:
-    from flows.demo.interim_report import write_report_files as write
+def write_report_files(bureau: Bureau, folder: Path) -> list[Path]:
+    """The report over the demo's half-year, every type, as JSON, CSV and the chart of the
+    rates by month (`flows.reports.write_closure_report`)."""
+    from flows.demo.plan import H1
+    from flows.reports import closure_report, write_closure_report
 
-    return write(folder, reports)
+    start, end = H1
+    written = write_closure_report(bureau, closure_report(bureau, start, end), folder)
+    for warning in written.warnings:
+        sys.stderr.write(f"caseflow: {warning}\n")
+    return written.paths()
 
 # -- end of the report's place --------------------------------------------------------------------
 
@@ -234,7 +243,8 @@ def _timeline(bureau: Bureau, ref: str) -> list[dict[str, Any]]:
 def render(doc: dict[str, Any]) -> None:
     from rich.table import Table
 
-    from deployments.cli.cases import timeline_table
+    from flows.story import timeline_story
+    from states.casetypes import case_type
 
     out = console()
     lapsed = ", ".join(f"{n} {k}" for k, n in sorted(doc["lapsed"].items())) or "none"
@@ -256,7 +266,9 @@ def render(doc: dict[str, Any]) -> None:
                           _pct(row["withdrawn_share"]))
     out.print(table)
     out.print(f"[bold]timeline of {doc['timeline']['ref']}[/bold]")
-    out.print(timeline_table(doc["timeline"]["events"]))
+    kind = case_type(doc["timeline"]["type"])
+    for line in timeline_story(doc["timeline"]["events"], kind):
+        out.print(line, markup=False, highlight=False)
     out.print("files: " + ", ".join(doc["files"]))
     out.print(f"database: {doc['db']} — every command works on it, e.g. "
               f"`caseflow --db {doc['db']} case list --type complaint`")

@@ -116,10 +116,11 @@ def test_the_deployments_carry_their_schedules() -> None:
     from deployments.serve import deployments
 
     built = {d.name: d for d in deployments()}
-    assert set(built) == {"deadline-sweep", "deliver-alerts"}
+    assert set(built) == {"deadline-sweep", "deliver-alerts", "verify-chains", "closure-report"}
     crons = {name: sorted(s.schedule.cron for s in d.schedules) for name, d in built.items()}
     assert crons == {"deadline-sweep": ["*/15 * * * *", "5 0 * * *"],
-                     "deliver-alerts": ["* * * * *"]}
+                     "deliver-alerts": ["* * * * *"], "verify-chains": ["30 2 * * *"],
+                     "closure-report": []}
     assert {s.schedule.timezone for d in built.values() for s in d.schedules} == {SH.key}
 
 
