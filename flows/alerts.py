@@ -42,13 +42,12 @@ from urllib.parse import quote_plus
 
 import httpx
 
+from states.escalation import Rung
+
 Channel = Literal["wecom", "dingtalk", "webhook"]
-Rung = Literal["due_soon", "overdue", "overdue_serious", "arisen"]
 Outcome = Literal["sent", "retry", "dead"]
 
 CHANNELS: frozenset[str] = frozenset({"wecom", "dingtalk", "webhook"})
-RUNG_LABELS: dict[str, str] = {"due_soon": "预警", "overdue": "逾期", "overdue_serious": "严重逾期",
-                               "arisen": "期间届满提示"}
 ROLE_LABELS: dict[str, str] = {"clerk": "承办人", "supervisor": "科室负责人", "leader": "局领导"}
 
 # Ten attempts with the default backoff wait 2+4+...+256+300 s ≈ 13.5 min in all: longer than
@@ -65,10 +64,10 @@ RETRYABLE_ERRCODES: dict[str, frozenset[int]] = {
     "dingtalk": frozenset({-1, 130101}),  # system busy; send too fast (20 a minute)
 }
 
-_WECOM_COLOURS = {"due_soon": "comment", "overdue": "warning", "overdue_serious": "warning",
-                  "arisen": "info"}
-_DINGTALK_COLOURS = {"due_soon": "#FF9900", "overdue": "#FF3300", "overdue_serious": "#CC0000",
-                     "arisen": "#1E90FF"}
+_WECOM_COLOURS = {Rung.DUE_SOON: "comment", Rung.OVERDUE: "warning",
+                  Rung.OVERDUE_SERIOUS: "warning", Rung.ARISEN: "info"}
+_DINGTALK_COLOURS = {Rung.DUE_SOON: "#FF9900", Rung.OVERDUE: "#FF3300",
+                     Rung.OVERDUE_SERIOUS: "#CC0000", Rung.ARISEN: "#1E90FF"}
 _BASIS_LIMIT = 300  # characters: keeps a message within WeCom's 4096 bytes of markdown
 _ERROR_BODY_LIMIT = 200
 
@@ -100,8 +99,10 @@ class Alert:
     def __post_init__(self) -> None:
         if self.channel not in CHANNELS:
             raise ValueError(f"unknown alert channel {self.channel!r}")
-        if self.rung not in RUNG_LABELS:
-            raise ValueError(f"unknown escalation rung {self.rung!r}")
+        try:  # the outbox row holds the rung's name
+            object.__setattr__(self, "rung", Rung(self.rung))
+        except ValueError:
+            raise ValueError(f"unknown escalation rung {self.rung!r}") from None
         if self.channel in ("dingtalk", "webhook") and not self.secret:
             raise ValueError(f"a {self.channel} alert needs its signing secret")
         if not self.idempotency_key:
@@ -179,7 +180,7 @@ def _json_bytes(document: dict[str, Any]) -> bytes:
 
 
 def _render_wecom(alert: Alert) -> Rendered:
-    label = RUNG_LABELS[alert.rung]
+    label = alert.rung.label
     colour = _WECOM_COLOURS[alert.rung]
     lines = [f'### <font color="{colour}">【{label}】</font>案件期限提醒']
     lines += [f"> {name}:{value}" for name, value in _facts(alert)]
@@ -191,7 +192,7 @@ def _render_wecom(alert: Alert) -> Rendered:
 
 def _render_dingtalk(alert: Alert, now_ms: int) -> Rendered:
     assert alert.secret is not None  # Alert.__post_init__ guarantees it
-    label = RUNG_LABELS[alert.rung]
+    label = alert.rung.label
     colour = _DINGTALK_COLOURS[alert.rung]
     lines = [f'### <font color="{colour}">【{label}】</font>案件期限提醒', ""]
     lines += [f"- **{name}**:{value}" for name, value in _facts(alert)]
@@ -220,7 +221,7 @@ def webhook_document(alert: Alert) -> dict[str, Any]:
         "clock": alert.clock,
         "clock_label": alert.clock_label,
         "rung": alert.rung,
-        "rung_label": RUNG_LABELS[alert.rung],
+        "rung_label": alert.rung.label,
         "due_on": alert.due_on.isoformat(),
         "basis": alert.basis,
         "recipient": alert.recipient,

@@ -1,7 +1,7 @@
 """A case and its events as plain immutable values: what the domain works on and returns.
 
-Named tuples rather than frozen dataclasses: they are built on every trigger fired, and a
-named tuple is several times cheaper to build and to copy with ``_replace``.
+A fired trigger never changes a case: it returns a new snapshot (``_replace``) and the event
+that records the change, so a refused trigger leaves the case as it was.
 """
 
 from __future__ import annotations

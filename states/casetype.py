@@ -1,7 +1,8 @@
 """What a case type is: a declaration of states, transitions, attributes and clocks.
 
-A case type is data. The engine (`states.machine`, `states.engine`) reads these declarations and
-nothing else, so adding a case type means writing one more declaration, not touching the engine.
+A case type is data. The engine (`states.machine`, `states.clock_effects`) reads these
+declarations and nothing else, so adding a case type means writing one more declaration, not
+touching the engine.
 """
 
 from __future__ import annotations
@@ -12,14 +13,12 @@ from datetime import date
 from enum import StrEnum
 from functools import cached_property
 from types import MappingProxyType
-from typing import NamedTuple
 
 from states.calendar import WorkCalendar
 from states.clocks import ClockSpec, Cycle, CycleStatus, Owner, When, any_matches
 from states.errors import InvalidAttribute
 
 AttrValue = str | int
-_NO_STOPS: Mapping[str, tuple[When, ...]] = MappingProxyType({})
 
 
 class Actor(StrEnum):
@@ -264,23 +263,6 @@ class ClockNeed:
         return latest.live and on > latest.due_on
 
 
-class ClockPlan(NamedTuple):
-    """What one kind of event (trigger, source state, destination) may do to clocks."""
-
-    closing: bool  # it closes the case: every live cycle stops or closes
-    # declared clocks none of whose live cycles it can lapse, stop, close, pause or resume:
-    # most events act on one clock or none, and `apply_clock_effects` skips the others by name
-    idle: frozenset[str]
-    # clocks one of whose stop conditions matches it whatever the attributes, so
-    # `apply_clock_effects` need not match the conditions on every fire
-    stopped: frozenset[str]
-    # the rest as `CaseType` indexes them (`clock_stops[trigger]`, `clock_starts[trigger]`,
-    # `length_attrs`), kept here so that one lookup per event finds them all
-    stops: Mapping[str, tuple[When, ...]]
-    starts: tuple[tuple[ClockSpec, tuple[When, ...], bool], ...]
-    length_attrs: frozenset[str]
-
-
 @dataclass(frozen=True)
 class CaseType:
     """A case type: 行政复议, 法律援助, 律师执业投诉, or any other declared the same way."""
@@ -318,82 +300,6 @@ class CaseType:
     def closed_states(self) -> frozenset[str]:
         return frozenset(s.name for s in self.states if s.terminal)
 
-    @cached_property
-    def clocks_started_by(self) -> Mapping[str, tuple[tuple[ClockSpec, tuple[When, ...]], ...]]:
-        """trigger -> each clock one of whose start conditions names it, with those conditions."""
-        by: dict[str, list[tuple[ClockSpec, tuple[When, ...]]]] = {}
-        for clock in self.clocks:
-            for trigger in dict.fromkeys(w.trigger for w in clock.starts):
-                whens = tuple(w for w in clock.starts if w.trigger == trigger)
-                by.setdefault(trigger, []).append((clock, whens))
-        return MappingProxyType({k: tuple(v) for k, v in by.items()})
-
-    @cached_property
-    def clock_starts(self) -> Mapping[str, tuple[tuple[ClockSpec, tuple[When, ...], bool], ...]]:
-        """`clocks_started_by`, each entry flagged True when one of its conditions is the bare
-        trigger, which then starts the clock whatever the state and attributes: most do, and
-        the flag spares matching them on every fire."""
-        return MappingProxyType({
-            trigger: tuple(
-                (clock, whens, any(not w.source and not w.attrs for w in whens))
-                for clock, whens in entries
-            )
-            for trigger, entries in self.clocks_started_by.items()
-        })
-
-    def clock_plan(self, trigger: str, source: str | None, dest: str) -> ClockPlan:
-        """What an event from ``source`` to ``dest`` may do to each clock's live cycle.
-
-        Worked out from the declarations once per event and kept: a `CaseType` is immutable,
-        so a plan never goes stale, and two threads making the same one store equal values.
-        """
-        key = (trigger, source, dest)
-        plan = self._clock_plans.get(key)
-        if plan is None:
-            plan = self._clock_plans[key] = self._make_clock_plan(trigger, source, dest)
-        return plan
-
-    @cached_property
-    def _clock_plans(self) -> dict[tuple[str, str | None, str], ClockPlan]:
-        return {}
-
-    def _make_clock_plan(self, trigger: str, source: str | None, dest: str) -> ClockPlan:
-        closing = dest != source and dest in self.closed_states
-        stops = self.clock_stops.get(trigger, _NO_STOPS)
-        idle = set()
-        stopped = set()
-        for name, clock in self.clock_map.items():
-            if any(not w.attrs and (not w.source or source in w.source)
-                   for w in stops.get(name, ())):
-                stopped.add(name)
-            paused = clock.pauses_in
-            crosses = source != dest and (
-                (dest in paused and source not in paused)
-                or (source in paused and dest not in paused)
-            )
-            if not closing and clock.lapse != trigger and name not in stops and not crosses:
-                idle.add(name)
-        return ClockPlan(
-            closing, frozenset(idle), frozenset(stopped), stops,
-            self.clock_starts.get(trigger, ()), self.length_attrs,
-        )
-
-    @cached_property
-    def clock_stops(self) -> Mapping[str, Mapping[str, tuple[When, ...]]]:
-        """trigger -> clock name -> those of the clock's stop conditions that name the trigger."""
-        by: dict[str, dict[str, list[When]]] = {}
-        for clock in self.clock_map.values():
-            for w in clock.stops:
-                by.setdefault(w.trigger, {}).setdefault(clock.name, []).append(w)
-        return MappingProxyType(
-            {k: MappingProxyType({c: tuple(ws) for c, ws in v.items()}) for k, v in by.items()}
-        )
-
-    @cached_property
-    def length_attrs(self) -> frozenset[str]:
-        """Attributes some clock's length depends on (e.g. procedure)."""
-        return frozenset(a for clock in self.clocks for a in clock.lengths)
-
     def initial_state(self, attrs: Mapping[str, object]) -> str:
         if self.initial_by is not None:
             attr, by_value = self.initial_by
@@ -401,21 +307,6 @@ class CaseType:
             if value is not None and str(value) in by_value:
                 return by_value[str(value)]
         return self.initial
-
-    @cached_property
-    def _transition_index(self) -> Mapping[str, Mapping[str, TransitionSpec]]:
-        # every fire looks its transition up: a scan of the declarations costs several times
-        # a lookup; the first declared transition from a state wins, as in the scan
-        by: dict[str, dict[str, TransitionSpec]] = {}
-        for spec in self.transitions:
-            from_states = by.setdefault(spec.trigger, {})
-            for state in spec.source:
-                from_states.setdefault(state, spec)
-        return MappingProxyType({k: MappingProxyType(v) for k, v in by.items()})
-
-    def transition_from(self, trigger: str, state: str) -> TransitionSpec | None:
-        from_states = self._transition_index.get(trigger)
-        return None if from_states is None else from_states.get(state)
 
     def closed_on_time(self, cycles: Iterable[Cycle]) -> bool:
         """按期办结: no cycle of a clock the bureau owes was missed (DESIGN §7). Clocks owed by
@@ -427,12 +318,6 @@ class CaseType:
             for cycle in cycles
         )
 
-    @cached_property
-    def admitting_triggers(self) -> frozenset[str]:
-        return frozenset(w.trigger for w in self.admitted_by)
-
     def admits(self, trigger: str, source: str | None, attrs: Mapping[str, object]) -> bool:
         """Whether this event admits the case into the handled population (受理/立案)."""
-        return trigger in self.admitting_triggers and any_matches(
-            self.admitted_by, trigger, source, attrs
-        )
+        return any_matches(self.admitted_by, trigger, source, attrs)

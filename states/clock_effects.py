@@ -21,20 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from operator import itemgetter
-from types import MappingProxyType
 
 from states import clocks
 from states.calendar import WorkCalendar
 from states.case import ClockChange
 from states.casetype import AttrValue, CaseType, TransitionSpec
-from states.clocks import LIVE, Cycle, CycleStatus, any_matches
+from states.clocks import Cycle, any_matches
 from states.errors import ClockRuleViolation
-
-_CLOCK = itemgetter(0)  # Cycle.clock
-# the change a stopped or closed cycle records is its status: `.value` of an enum is a
-# descriptor going through Python twice, a dict lookup is not
-_STATUS_CHANGE: Mapping[CycleStatus, str] = MappingProxyType({s: s.value for s in CycleStatus})
 
 
 def apply_clock_effects(
@@ -53,19 +46,13 @@ def apply_clock_effects(
     """The cycles after the event and the changes it made to them."""
     result = list(cycles)
     changes: list[ClockChange] = []
-    # clock -> index of its latest cycle, clocks in order of first appearance (built in C: the
-    # comprehension it replaces ran Python for every cycle)
-    latest = dict(zip(map(_CLOCK, result), range(len(result)), strict=True))
-    # what the event may do, worked out once per kind of event: see `ClockPlan`
-    closing, idle, stopped, stops, starts, length_attrs = case_type.clock_plan(
-        trigger, source, dest
-    )
+    # clock -> index of its latest cycle, clocks in order of first appearance
+    latest = {cycle.clock: index for index, cycle in enumerate(result)}
+    closing = dest != source and dest in case_type.closed_states
 
     for name, index in latest.items():
-        if name in idle:
-            continue
         cycle = result[index]
-        if cycle.status not in LIVE:
+        if not cycle.live:
             continue
         clock = case_type.clock_map[name]
         if clock.lapse == trigger:
@@ -80,26 +67,21 @@ def apply_clock_effects(
                     [f"on={effective.isoformat()}"],
                 )
             new, change = clocks.lapse(cycle, day), "missed"
-        elif (
-            name in stopped
-            or (name in stops and any_matches(stops[name], trigger, source, attrs_after))
-            or (closing and clock.stops_on_terminal)
+        elif any_matches(clock.stops, trigger, source, attrs_after) or (
+            closing and clock.stops_on_terminal
         ):
             if clock.notice:
                 new = clocks.end_notice(cycle, day)
             else:
                 new = clocks.stop(cycle, day, _date_attr(event_attrs, "posted_on"))
-            change = _STATUS_CHANGE[new.status]
+            change = new.status.value
         elif closing:
             new = clocks.end_notice(cycle, day) if clock.notice else clocks.close(cycle, day)
-            change = _STATUS_CHANGE[new.status]
-        elif clock.pauses_in and source != dest:
-            if dest in clock.pauses_in and source not in clock.pauses_in:
-                new, change = clocks.pause(cycle, day, calendar), "paused"
-            elif source in clock.pauses_in and dest not in clock.pauses_in:
-                new, change = clocks.resume(cycle, day, calendar), "resumed"
-            else:
-                continue
+            change = new.status.value
+        elif source != dest and dest in clock.pauses_in and source not in clock.pauses_in:
+            new, change = clocks.pause(cycle, day, calendar), "paused"
+        elif source != dest and source in clock.pauses_in and dest not in clock.pauses_in:
+            new, change = clocks.resume(cycle, day, calendar), "resumed"
         else:
             continue
         _replace(result, changes, index, new, change)
@@ -107,31 +89,30 @@ def apply_clock_effects(
     if spec is not None and spec.extends is not None:
         clock = case_type.clock_map[spec.extends]
         index_ = latest.get(clock.name)
-        if index_ is None or result[index_].status not in LIVE:
+        if index_ is None or not result[index_].live:
             raise ClockRuleViolation(f"clock {clock.name!r} is not running")
         days = event_attrs["days"]
         assert isinstance(days, int)  # declared as an int attribute of every extension trigger
         new = clocks.extend(result[index_], clock, days, day, attrs_after, calendar)
         _replace(result, changes, index_, new, "extended")
 
-    # most events change no attribute: one comparison of the whole mappings rules them out
-    if length_attrs and attrs_after != attrs_before and _changed(
-        length_attrs, attrs_before, attrs_after
-    ):
-        for clock in case_type.clocks:
-            index_ = latest.get(clock.name)
-            if index_ is not None and clock.lengths:
-                new = clocks.relength(result[index_], clock.length(attrs_after), calendar)
-                _replace(result, changes, index_, new, "relengthed")
+    # a changed attribute may change a clock's length (simplified -> ordinary, art. 55)
+    for clock in case_type.clocks if attrs_after != attrs_before else ():
+        index_ = latest.get(clock.name)
+        if index_ is not None and any(
+            attrs_after.get(attr) != attrs_before.get(attr) for attr in clock.lengths
+        ):
+            new = clocks.relength(result[index_], clock.length(attrs_after), calendar)
+            _replace(result, changes, index_, new, "relengthed")
 
-    for clock, whens, always in starts:
-        if always or any_matches(whens, trigger, source, attrs_after):
+    for clock in case_type.clocks:
+        if any_matches(clock.starts, trigger, source, attrs_after):
             index_ = latest.get(clock.name)
             number = 1
             if index_ is not None:
                 cycle = result[index_]
                 number = cycle.cycle + 1
-                if cycle.status in LIVE:
+                if cycle.live:
                     _replace(result, changes, index_, clocks.close(cycle, day), "cancelled")
             # a period owed outside the bureau counts from the day the notice was served
             served = _date_attr(event_attrs, "served_on") if clock.from_service else None
@@ -157,23 +138,10 @@ def _replace(
 
 
 def _change(cycle: Cycle, change: str) -> ClockChange:
-    # `tuple.__new__` with every field: the named tuple's own `__new__` is a Python function
-    return tuple.__new__(
-        ClockChange, (cycle.clock, cycle.cycle, change, cycle.due_on, cycle.status)
-    )
+    return ClockChange(cycle.clock, cycle.cycle, change, cycle.due_on, cycle.status)
 
 
 def _date_attr(event_attrs: Mapping[str, AttrValue], name: str) -> date | None:
     """A date attribute of the event (kept as ISO text), if it has one."""
     value = event_attrs.get(name)
     return date.fromisoformat(value) if isinstance(value, str) else None
-
-
-def _changed(
-    keys: frozenset[str], before: Mapping[str, AttrValue], after: Mapping[str, AttrValue]
-) -> bool:
-    """Whether any of ``keys`` has another value ``after`` than ``before``."""
-    for key in keys:  # noqa: SIM110  # a loop: cheaper than any() over a generator
-        if after.get(key) != before.get(key):
-            return True
-    return False

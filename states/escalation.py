@@ -69,8 +69,19 @@ class Rung(StrEnum):
         """0, 1, 2: the order of the rungs (do not compare the strings)."""
         return _LEVELS[self]
 
+    @property
+    def label(self) -> str:
+        """The rung as alerts and listings name it: 预警, 逾期, 严重逾期, 期间届满提示."""
+        return RUNG_LABELS[self]
+
 
 _LEVELS: Mapping[Rung, int] = MappingProxyType({rung: i for i, rung in enumerate(Rung)})
+RUNG_LABELS: Mapping[Rung, str] = MappingProxyType({
+    Rung.DUE_SOON: "预警",
+    Rung.OVERDUE: "逾期",
+    Rung.OVERDUE_SERIOUS: "严重逾期",
+    Rung.ARISEN: "期间届满提示",
+})
 
 RECIPIENTS: Mapping[Rung, tuple[str, ...]] = MappingProxyType({
     Rung.DUE_SOON: ("clerk",),  # 承办人

@@ -26,7 +26,7 @@ from states.case import CaseSnapshot, Fired
 from states.casetype import Actor, CaseType
 from states.clocks import CycleStatus
 from states.errors import CaseflowError, InvalidAttribute, RuleViolation
-from states.machine import fire, parse_attrs
+from states.machine import declaration, declared_transitions, fire, parse_attrs
 
 SYSTEM_BY = "system"
 
@@ -83,7 +83,7 @@ def describe(case_type: CaseType, lapses: tuple[Fired, ...]) -> str:
     parts = []
     for lapse in lapses:
         event = lapse.event
-        spec = case_type.transition_from(event.trigger, event.source or "")
+        spec = declaration(case_type, event.trigger, event.source or "", event.dest)
         label = spec.label if spec is not None else event.trigger
         basis = f", {spec.basis}" if spec is not None and spec.basis else ""
         parts.append(f"{label} ({event.trigger}) on {event.on.isoformat()}{basis}")
@@ -110,9 +110,8 @@ def act(
     trigger, a date before the case's last event, an unusable ``posted_on``) is refused before
     anything lapses, so it changes nothing.
     """
-    spec = case_type.transition_from(trigger, case.state)
-    if trigger not in case_type.triggers or on < case.last_on or (
-        spec is not None and spec.actor is Actor.SYSTEM
+    if trigger not in case_type.triggers or on < case.last_on or any(
+        spec.actor is Actor.SYSTEM for spec in declared_transitions(case_type, trigger, case.state)
     ):
         # wrong however the case stands: refused by `fire` before anything lapses
         return (fire(case_type, case, trigger, on, attrs=attrs, reason=reason, by=by,

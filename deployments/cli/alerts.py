@@ -70,7 +70,7 @@ def list_(
     if as_json:
         emit_json(docs)
         return
-    from flows.alerts import RUNG_LABELS
+    from states.escalation import RUNG_LABELS
 
     # one line per alert and its error under it: readable at any terminal width
     for d in docs:

@@ -29,6 +29,7 @@ from flows.alerts import (
     send,
     verify_signature,
 )
+from states.escalation import Rung
 
 NOW_MS = 1717200000000
 DING_SECRET = "SEC0000caseflow"  # its sign at NOW_MS holds '+', '/' and '=': encoding matters
@@ -258,6 +259,7 @@ def test_alert_needs_a_known_channel_rung_and_its_secret() -> None:
     with pytest.raises(ValueError, match="idempotency"):
         make_alert("webhook", idempotency_key="")
     assert make_alert("wecom").secret is None
+    assert make_alert("webhook", rung="arisen").rung is Rung.ARISEN  # the one Rung, of states/
 
 
 # -- outcomes -----------------------------------------------------------------------------------

@@ -224,6 +224,10 @@ def test_trigger_names_actors_and_internal_triggers(name: str) -> None:
     case_type = CASE_TYPES[name]
     assert {t: specs[0].actor for t, specs in case_type.triggers.items()} == ACTORS[name]
     assert all(len({s.actor for s in specs}) == 1 for specs in case_type.triggers.values())
+    # what a person supplies is read before the machine knows which transition it takes
+    # (reinstate: by reinstated_for), so every transition of a trigger asks for the same
+    assert all(len({(s.attrs, s.reason_required) for s in specs}) == 1
+               for specs in case_type.triggers.values())
     internal = {t.trigger for t in case_type.transitions if t.internal}
     assert internal == INTERNAL[name]
     assert all(t.label and t.basis for t in case_type.transitions)

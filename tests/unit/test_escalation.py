@@ -315,6 +315,10 @@ def test_recipients_widen_with_each_rung() -> None:
     assert [r.level for r in Rung] == [0, 1, 2, 3]
 
 
+def test_each_rung_has_its_chinese_label() -> None:
+    assert [r.label for r in Rung] == ["预警", "逾期", "严重逾期", "期间届满提示"]
+
+
 def test_a_lapse_applied_through_the_machine_starts_clocks_that_a_second_pass_escalates() -> None:
     # Received Fri 09-27, never touched; the first sweep runs Wed 10-30.
     now = at("2024-10-30T09:00:00+08:00")
