@@ -83,30 +83,29 @@ def sweep(
     records is stamped ``recorded_at``, the real time (default ``now``)."""
     recorded_at = now if recorded_at is None else recorded_at
     report = SweepReport(now)
-    with bureau.one_connection():
-        for _ in range(MAX_PASSES):
-            gathered = _gather(bureau, now)
-            decisions = evaluate(_clocks(bureau, gathered), now, bureau.calendar)
-            lapses = [d for d in decisions if isinstance(d, Lapse)]
-            rungs = [d for d in decisions if isinstance(d, Escalation)]
-            by_cycle = {(g.ref, g.cycle.clock, g.cycle.cycle): g for g in gathered}
-            groups = [
-                (by_cycle[key], list(group))
-                for key, group in groupby(rungs, key=lambda e: (e.ref, e.clock, e.cycle))
-            ]
-            for start in range(0, len(groups), CYCLES_PER_TRANSACTION):
-                _record_rungs(bureau, groups[start:start + CYCLES_PER_TRANSACTION], now,
-                              recorded_at, route_for, report)
-            # every batch locks cases in case-id order (rungs are written in key order too), so
-            # two sweeps running at once on PostgreSQL cannot deadlock each other
-            case_ids = {g.ref: g.case_id for g in gathered}
-            lapses.sort(key=lambda lapse: case_ids[lapse.ref])
-            applied = 0
-            for start in range(0, len(lapses), CASES_PER_TRANSACTION):
-                applied += _apply_lapses(bureau, lapses[start:start + CASES_PER_TRANSACTION], now,
-                                         recorded_at, report)
-            if not applied:
-                break
+    for _ in range(MAX_PASSES):
+        gathered = _gather(bureau, now)
+        decisions = evaluate(_clocks(bureau, gathered), now, bureau.calendar)
+        lapses = [d for d in decisions if isinstance(d, Lapse)]
+        rungs = [d for d in decisions if isinstance(d, Escalation)]
+        by_cycle = {(g.ref, g.cycle.clock, g.cycle.cycle): g for g in gathered}
+        groups = [
+            (by_cycle[key], list(group))
+            for key, group in groupby(rungs, key=lambda e: (e.ref, e.clock, e.cycle))
+        ]
+        for start in range(0, len(groups), CYCLES_PER_TRANSACTION):
+            _record_rungs(bureau, groups[start:start + CYCLES_PER_TRANSACTION], now,
+                          recorded_at, route_for, report)
+        # every batch locks cases in case-id order (rungs are written in key order too), so
+        # two sweeps running at once on PostgreSQL cannot deadlock each other
+        case_ids = {g.ref: g.case_id for g in gathered}
+        lapses.sort(key=lambda lapse: case_ids[lapse.ref])
+        applied = 0
+        for start in range(0, len(lapses), CASES_PER_TRANSACTION):
+            applied += _apply_lapses(bureau, lapses[start:start + CASES_PER_TRANSACTION], now,
+                                     recorded_at, report)
+        if not applied:
+            break
     return report
 
 
