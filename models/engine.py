@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+WAL_CHECKPOINT_PAGES = 4_000
 # the execution option a writing unit of work sets on its connection (`models.uow`)
 WRITES = "caseflow_writes"
 
@@ -71,6 +72,10 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    # A committing writer now and then copies the journal into the database (a checkpoint);
+    # at every 4,000 pages rather than SQLite's 1,000 that is one clerk's act in several
+    # hundred, not one in a hundred.
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")

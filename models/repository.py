@@ -62,12 +62,16 @@ def cycle_values(case_id: int, cycle: Cycle) -> dict[str, Any]:
     }
 
 
+_STATUS = {s.value: s for s in CycleStatus}
+_UNIT = {u.value: u for u in Unit}
+
+
 def cycle_from_row(row: Mapping[Any, Any]) -> Cycle:
     return Cycle(
         clock=row["clock"],
         cycle=row["cycle"],
-        status=CycleStatus(row["status"]),
-        unit=Unit(row["unit"]),
+        status=_STATUS[row["status"]],
+        unit=_UNIT[row["unit"]],
         days=row["days"],
         started_on=row["started_on"],
         resumed_on=row["resumed_on"],
@@ -117,8 +121,10 @@ _CASE_COLUMNS = [cases.c[name] for name in (
     "id", "ref", "type", "state", "attrs", "version", "opened_on", "admitted_on", "closed_on",
     "last_on", "last_seq", "last_hash", "broken")]
 _CASE_BY_REF = sa.select(*_CASE_COLUMNS).where(cases.c.ref == sa.bindparam("ref"))
+_CASE_BY_REF_LOCKED = _CASE_BY_REF.with_for_update(of=cases)
+# a cycle's columns in the order of `Cycle`'s fields
 _CYCLES_OF = (
-    sa.select(clock_cycles)
+    sa.select(*[clock_cycles.c[name] for name in Cycle._fields])
     .where(clock_cycles.c.case_id == sa.bindparam("case_id"))
     .order_by(clock_cycles.c.id)
 )
@@ -128,12 +134,17 @@ def load(connection: sa.Connection, ref: str, *, for_update: bool = False) -> St
     """The case ``ref`` with its cycles; ``for_update`` locks its row until the transaction
     ends (PostgreSQL; SQLite's writing units of work hold the database's write lock already).
     The cycles are read after the lock is taken, so they are those of the locked version."""
-    query = _CASE_BY_REF.with_for_update(of=cases) if for_update else _CASE_BY_REF
-    row = connection.execute(query, {"ref": ref}).mappings().one_or_none()
+    query = _CASE_BY_REF_LOCKED if for_update else _CASE_BY_REF
+    row = connection.execute(query, {"ref": ref}).one_or_none()
     if row is None:
         raise CaseNotFound(ref)
-    cycles = connection.execute(_CYCLES_OF, {"case_id": row["id"]}).mappings()
-    return stored_from_row(row, tuple(cycle_from_row(c) for c in cycles))
+    cycles = connection.execute(_CYCLES_OF, {"case_id": row.id})
+    return stored_from_row(row._mapping, tuple(_cycle(*c) for c in cycles))
+
+
+def _cycle(clock: str, cycle: int, status: str, unit: str, *rest: Any) -> Cycle:
+    """A Cycle from its columns in field order (`_CYCLES_OF`)."""
+    return Cycle(clock, cycle, _STATUS[status], _UNIT[unit], *rest)
 
 
 def find(
@@ -335,7 +346,11 @@ def case_values(
     }
 
 
+# built once: SQLAlchemy then finds each one's compiled form in its cache by the statement's
+# own key, which it computes once per statement object
 _INSERT_CASE = sa.insert(cases).returning(cases.c.id)
+_INSERT_EVENT = sa.insert(events)
+_INSERT_CYCLES = sa.insert(clock_cycles)
 _UPDATE_CASE = sa.update(cases).where(
     cases.c.id == sa.bindparam("b_id"), cases.c.version == sa.bindparam("b_version")
 )
@@ -361,10 +376,9 @@ def insert_case(
         # for it on the unique index, then refuses): the same answer as when we saw it
         raise Conflict(f"a case {ref!r} already exists", ["a new reference"]) from exc
     first["case_id"] = case_id
-    connection.execute(sa.insert(events), first)
+    connection.execute(_INSERT_EVENT, first)
     if case.cycles:
-        connection.execute(sa.insert(clock_cycles),
-                           [cycle_values(case_id, c) for c in case.cycles])
+        connection.execute(_INSERT_CYCLES, [cycle_values(case_id, c) for c in case.cycles])
     return StoredCase(case_id, case._replace(ref=ref), 1, first["hash"])
 
 
@@ -397,13 +411,12 @@ def append(
             f"case {case.ref} changed while this change was being made; reload and try again",
             ["--expect-version <current version>"],
         )
-    connection.execute(sa.insert(events), event)
+    connection.execute(_INSERT_EVENT, event)
     inserted, updated = changed_cycles(stored.case.cycles, case.cycles)
     if updated:
         connection.execute(_UPDATE_CYCLE, [_cycle_update(stored.id, c) for c in updated])
     if inserted:
-        connection.execute(sa.insert(clock_cycles),
-                           [cycle_values(stored.id, c) for c in inserted])
+        connection.execute(_INSERT_CYCLES, [cycle_values(stored.id, c) for c in inserted])
     return StoredCase(stored.id, case, seq, event["hash"], stored.broken)
 
 
