@@ -32,12 +32,9 @@ class GatheredCycle:
     rungs: frozenset[str]
 
 
-# The predicate of the partial index ix_cycles_live_due, spelled out as SQL text: a planner
-# may use a partial index only for a query whose WHERE clause implies the index's, and SQLite
-# cannot tell that ``status IN (?, ?)`` does (SQLAlchemy binds the values of ``in_``): it then
-# scans the whole table, every cycle ever stored, on every sweep.
-# Spelled as SQL text, literally the partial index's predicate: SQLite uses a partial index
-# only when the query repeats its WHERE term, and bound parameters do not count.
+# The predicate of the partial index ix_cycles_running_due, spelled out as SQL text: SQLite
+# uses a partial index only for a query that repeats the index's WHERE term, and a bound
+# parameter does not count; it would otherwise scan every cycle ever stored, on every sweep.
 _RUNNING_INDEX_PREDICATE = sa.text(f"clock_cycles.status = '{CycleStatus.RUNNING.value}'")
 
 
