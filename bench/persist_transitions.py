@@ -33,7 +33,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-
 from flows import services
 from flows.context import Bureau
 from models.engine import create_engine
