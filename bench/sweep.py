@@ -245,7 +245,10 @@ def add_filler(path: Path, count: int, suspended: float, seed: int) -> dict[str,
         cycles = 0
         for offset in range(0, count, CHUNK):
             case_rows, cycle_rows = filler.rows(first + offset, min(CHUNK, count - offset))
-            db.executemany(f"INSERT INTO cases VALUES ({','.join('?' * 16)})", case_rows)
+            db.executemany(
+                "INSERT INTO cases (id, ref, type, state, attrs, version, opened_on, "
+                "admitted_on, closed_on, last_on, clerk, department, last_seq, last_hash, "
+                f"created_at, updated_at) VALUES ({','.join('?' * 16)})", case_rows)
             db.executemany(
                 "INSERT INTO clock_cycles (case_id, clock, cycle, status, unit, days, "
                 "started_on, resumed_on, used, raw_end, due_on, paused_since, paused_days, "

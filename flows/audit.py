@@ -15,6 +15,7 @@ from flows import services
 from flows.context import Bureau
 from flows.reports import reading
 from models import audit
+from models.chain import ChainCheck
 from states.clocks import Owner
 from states.report import check_period, rate
 
@@ -91,7 +92,7 @@ class VerifySummary:
 
     checked: int
     events: int
-    broken: tuple[services.ChainCheck, ...]
+    broken: tuple[ChainCheck, ...]
 
     @property
     def ok(self) -> bool:

@@ -8,13 +8,11 @@ service and flow function; a Prefect flow builds its own inside the run
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
-from models.case_cache import CaseCache
-from models.uow import UnitOfWork, one_connection
+from models.uow import UnitOfWork
 from states.calendar import WorkCalendar
 from states.casetype import CaseType
 from states.casetypes import case_type
@@ -27,17 +25,9 @@ class Bureau:
     engine: Engine
     types: Mapping[str, CaseType]
     calendar: WorkCalendar
-    # the cases this bureau's services last wrote, to spare the next transition its read
-    cases: CaseCache = field(default_factory=CaseCache, compare=False, repr=False)
 
     def unit_of_work(self, *, write: bool = True) -> UnitOfWork:
         return UnitOfWork(self.engine, write=write)
 
-    def one_connection(self) -> AbstractContextManager[None]:
-        """For many units of work one after another: they run on one pooled connection
-        (`models.uow.one_connection`)."""
-        return one_connection(self.engine)
-
     def case_type(self, name: str) -> CaseType:
         return case_type(name, self.types)
-

@@ -121,11 +121,10 @@ def deliver(
     them queued rather than declaring every one of them dead. ``random`` jitters the backoff.
     """
     run = _Pass(bureau, client, routes, clock, worker, settings or DeliverySettings(), random)
-    with bureau.one_connection():
-        if routes:
-            run.run()
-        with bureau.unit_of_work(write=False) as uow:
-            run.report.pending = outbox.count_undelivered(uow.connection)
+    if routes:
+        run.run()
+    with bureau.unit_of_work(write=False) as uow:
+        run.report.pending = outbox.count_undelivered(uow.connection)
     return run.report
 
 

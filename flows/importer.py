@@ -95,9 +95,9 @@ from typing import BinaryIO, TypeVar
 import sqlalchemy as sa
 
 from flows.context import Bureau
-from flows.services import _check_ref, _not_in_future
-from models import bulk
-from models.bulk import Replayed, RowMaker, Rows
+from flows.services import check_ref, not_in_future
+from models import bulk, repository
+from models.bulk import Replayed, Rows, make_rows
 from models.chain import canonical
 from models.errors import Conflict
 from states.calendar import legal_date
@@ -515,7 +515,7 @@ def parse_record(data: Mapping[str, object]) -> CaseRecord:
                                   _text(raw, "reason", where), _by(raw, where)))
     return CaseRecord(
         type=type_name,
-        ref=None if ref is None else _check_ref(ref),
+        ref=None if ref is None else check_ref(ref),
         on=_date(data, "on", ""),
         attrs=_attrs(data, ""),
         by=_by(data, ""),
@@ -552,7 +552,6 @@ class _Replayer:
         self.now = now
         self.today = legal_date(now)
         self.by = by
-        self.maker = RowMaker(bureau.engine.dialect)
 
     def batch(self, raws: Sequence[RawRecord]) -> list[Outcome]:
         return [self.outcome(raw) for raw in raws]
@@ -576,13 +575,13 @@ class _Replayer:
         replayed = self.replay(raw.line, record)
         if isinstance(replayed, RecordError):
             return raw.line, record.ref, replayed
-        return raw.line, record.ref, self.maker.rows(replayed, self.now)
+        return raw.line, record.ref, make_rows(replayed, self.now)
 
     def replay(self, line: int, record: CaseRecord) -> Replayed | RecordError:
         calendar = self.bureau.calendar
         try:
             case_type = self.bureau.case_type(record.type)
-            _not_in_future(record.on, self.now)
+            not_in_future(record.on, self.now)
             opened = open_case(case_type, record.on, attrs=record.attrs,
                                by=record.by or self.by, calendar=calendar)
         except CaseflowError as error:
@@ -594,7 +593,7 @@ class _Replayer:
             by = event.by or (SYSTEM_BY if by_system else record.by or self.by)
             try:
                 if event.on > self.today:
-                    _not_in_future(event.on, self.now)  # raises, naming the latest allowed date
+                    not_in_future(event.on, self.now)  # raises, naming the latest allowed date
                 # a person's act comes after the lapses due by its date, as in `case advance`
                 fired = (fire(case_type, case, event.trigger, event.on, attrs=event.attrs,
                               reason=event.reason, by=by, by_system=True, calendar=calendar),
@@ -619,9 +618,7 @@ def _child_started(parent: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, copied by fork
     _end_with_parent(parent)
     # A worker never touches the store, and leaves the parent's pooled connections as they
-    # are: referenced, so never closed here. Closing a SQLite connection in a forked child
-    # (as disposing of the engine's pool would, once garbage is collected) can wait forever on
-    # a lock that another thread of the parent, the WAL checkpointer, held at the fork.
+    # are: they are the parent's, and closing them here would close them under it.
 
 
 def _end_with_parent(parent: int) -> None:
@@ -649,11 +646,10 @@ class _Writer:
     writes chunks, keeps the report."""
 
     def __init__(
-        self, bureau: Bureau, maker: RowMaker, *, dry_run: bool, progress: Progress | None,
+        self, bureau: Bureau, *, dry_run: bool, progress: Progress | None,
         chunk_size: int, stop: Stop,
     ) -> None:
         self.bureau = bureau
-        self.maker = maker
         self.dry_run = dry_run
         self.progress = progress
         self.chunk_size = chunk_size
@@ -723,11 +719,10 @@ class _Writer:
 
     def _retrying(self, write: Callable[[], _T]) -> _T:
         """``write()``, again when a concurrent import stored one of its cases first."""
-        unique_violation = self.bureau.engine.dialect.loaded_dbapi.IntegrityError
         for _ in range(WRITE_ATTEMPTS - 1):
             try:
                 return write()
-            except (unique_violation, sa.exc.IntegrityError):
+            except sa.exc.IntegrityError:
                 # PostgreSQL: another import stored one of these references or records after
                 # we looked; we waited on its unique index until it committed, so the next
                 # look sees it (SQLite cannot get here: its writers queue at BEGIN IMMEDIATE)
@@ -763,8 +758,9 @@ class _Writer:
                     errors.append(RecordError.of(line, rows.ref, _taken(rows.ref,
                                                                         stored[rows.ref])))
             if not self.dry_run and keep:
-                bulk.insert_rows(uow.connection, self.maker, keep)
-                bulk.advance_ref_counters(uow.connection, [r.ref for r in keep], self.prefixes)
+                bulk.insert_rows(uow.connection, keep)
+                repository.advance_ref_counters(uow.connection, [r.ref for r in keep],
+                                                self.prefixes)
                 uow.commit()
         return keep, skipped, errors
 
@@ -795,11 +791,11 @@ class _Writer:
                 prefix = self.bureau.case_type(rows.type).ref_prefix
                 groups[(prefix, rows.opened_on.year)].append(rows)
             for (prefix, year), group in sorted(groups.items()):
-                refs = bulk.allocate_refs(uow.connection, prefix, year, len(group),
+                refs = repository.allocate_refs(uow.connection, prefix, year, len(group),
                                           reserved=self.named)
                 for rows, ref in zip(group, refs, strict=True):
                     rows.ref = ref
-            bulk.insert_rows(uow.connection, self.maker, keep)
+            bulk.insert_rows(uow.connection, keep)
             uow.commit()
         return keep, skipped
 
@@ -867,7 +863,7 @@ def import_records(
     queued work is dropped and `ImportInterrupted` says what was committed.
     """
     replayer = _Replayer(bureau, now=now, by=by)
-    writer = _Writer(bureau, replayer.maker, dry_run=dry_run, progress=progress,
+    writer = _Writer(bureau, dry_run=dry_run, progress=progress,
                      chunk_size=chunk_size, stop=stop or (lambda: False))
     if workers <= 1 or not can_fork():
         for batch in _batches(records):

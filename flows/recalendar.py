@@ -29,12 +29,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from flows.context import Bureau
 from models import repository
-from models.repository import LIVE_STATUSES
-from models.tables import cases, clock_cycles
 from states.calendar import WorkCalendar, legal_date
 from states.errors import CaseflowError, InvalidLegalDate
 from states.recalendar import SYSTEM, recalendar
@@ -90,13 +86,12 @@ def reproject_clocks(
     if not listed:
         return report
     with bureau.unit_of_work(write=False) as uow:
-        refs = touching(uow.connection, listed)
-    with bureau.one_connection():
-        for ref in refs:
-            try:
-                _apply(bureau, ref, calendar, report, now=now, by=by)
-            except CaseflowError as error:  # e.g. the case changed meanwhile: report it, go on
-                report.failures.append({"ref": ref, "error": error.to_json()})
+        refs = repository.refs_with_live_cycles_in(uow.connection, listed)
+    for ref in refs:
+        try:
+            _apply(bureau, ref, calendar, report, now=now, by=by)
+        except CaseflowError as error:  # e.g. the case changed meanwhile: report it, go on
+            report.failures.append({"ref": ref, "error": error.to_json()})
     return report
 
 
@@ -111,7 +106,7 @@ def _apply(
 ) -> None:
     """One case, one transaction: reload locked, decide on that state, append or leave."""
     with bureau.unit_of_work() as uow:
-        stored = repository.load(uow, ref, for_update=True)
+        stored = repository.load(uow.connection, ref, for_update=True)
         case = stored.case
         fired = recalendar(bureau.case_type(case.type), case, calendar, report.on,
                            years=report.years, source=report.source, by=by)
@@ -119,7 +114,7 @@ def _apply(
         report.cycles += sum(1 for cycle in case.cycles if cycle.live)
         if fired is None:
             return
-        repository.append(uow, stored, fired, recorded_at=now)
+        repository.append(uow.connection, stored, fired, recorded_at=now)
         uow.commit()
     report.events += 1
     before = {(c.clock, c.cycle): c for c in case.cycles}
@@ -129,30 +124,3 @@ def _apply(
             "ref": ref, "clock": change.clock, "cycle": change.cycle,
             "from": old.due_on.isoformat(), "to": change.due_on.isoformat(),
         })
-
-
-def touching(connection: sa.Connection, years: list[int]) -> list[str]:
-    """Refs of the cases with a live cycle whose start..due span touches one of ``years``.
-
-    Served by the partial index on live cycles by due date (``ix_cycles_live_due``)."""
-    spans = []
-    for first, last in _runs(years):
-        spans.append(sa.and_(clock_cycles.c.due_on >= date(first, 1, 1),
-                             clock_cycles.c.started_on <= date(last, 12, 31)))
-    live = (
-        sa.select(clock_cycles.c.case_id)
-        .where(clock_cycles.c.status.in_(LIVE_STATUSES), sa.or_(*spans))
-    )
-    query = sa.select(cases.c.ref).where(cases.c.id.in_(live)).order_by(cases.c.id)
-    return [row.ref for row in connection.execute(query)]
-
-
-def _runs(years: list[int]) -> list[tuple[int, int]]:
-    """Sorted years in runs: [2027, 2028, 2030] -> [(2027, 2028), (2030, 2030)]."""
-    runs: list[tuple[int, int]] = []
-    for year in years:
-        if runs and runs[-1][1] == year - 1:
-            runs[-1] = (runs[-1][0], year)
-        else:
-            runs.append((year, year))
-    return runs

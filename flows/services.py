@@ -8,19 +8,25 @@ Prefect here: flows call these, and so do the CLI and the API.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from flows.context import Bureau
 from models import repository
-from models.chain import GENESIS, link
+from models import verify as verification
+from models.chain import ChainCheck
 from models.errors import Conflict
 from models.repository import StoredCase
 from models.uow import UnitOfWork
 from states.calendar import legal_date
 from states.case import Fired
-from states.errors import CaseflowError, InvalidAttribute, InvalidLegalDate, NotFound
+from states.errors import (
+    CaseflowError,
+    InvalidAttribute,
+    InvalidLegalDate,
+    NotFound,
+    RuleViolation,
+)
 from states.lapses import LapsedFirst, act, lapses_due
 from states.machine import allowed_triggers, fire
 from states.machine import open_case as open_in_domain
@@ -32,7 +38,13 @@ class UnknownState(NotFound):
     code = "unknown_state"
 
 
-def _not_in_future(on: date, now: datetime) -> None:
+class CaseBroken(RuleViolation):
+    """The case failed verification: nothing is added to it until it is repaired."""
+
+    code = "case_broken"
+
+
+def not_in_future(on: date, now: datetime) -> None:
     today = legal_date(now)
     if on > today:
         raise InvalidLegalDate(
@@ -41,7 +53,7 @@ def _not_in_future(on: date, now: datetime) -> None:
         )
 
 
-def _check_ref(ref: str) -> str:
+def check_ref(ref: str) -> str:
     ref = ref.strip()
     if not ref or len(ref) > MAX_REF_LENGTH or any(ch.isspace() for ch in ref):
         raise InvalidAttribute(
@@ -62,20 +74,19 @@ def open_case(
 ) -> StoredCase:
     """立案登记: open a case received on ``on``; a reference is generated when none is given."""
     case_type = bureau.case_type(type_name)
-    _not_in_future(on, now)
+    not_in_future(on, now)
     opened = open_in_domain(case_type, on, attrs=attrs, by=by, calendar=bureau.calendar)
     with bureau.unit_of_work() as uow:
         if ref is None:
-            ref = repository.next_ref(uow.connection, case_type.ref_prefix, on.year)
+            (ref,) = repository.allocate_refs(uow.connection, case_type.ref_prefix, on.year)
         else:
-            ref = _check_ref(ref)
+            ref = check_ref(ref)
             # asked first, not left to the unique index: a refused insert would still use up
             # a PostgreSQL sequence value, and a refusal must change nothing
             if repository.existing_refs(uow.connection, [ref]):
                 raise Conflict(f"a case {ref!r} already exists", ["a new reference"])
-        stored = repository.insert_case(uow, opened, ref=ref, recorded_at=now)
+        stored = repository.insert_case(uow.connection, opened, ref=ref, recorded_at=now)
         uow.commit()
-    bureau.cases.put(stored)
     return stored
 
 
@@ -98,76 +109,69 @@ def advance(
     (`states.lapses`): they are recorded first, as the system's events, and stay recorded when
     the person's trigger is then refused (`LapsedFirst`, naming what happened in law)."""
     on = legal_date(now) if on is None else on
-    _not_in_future(on, now)
+    not_in_future(on, now)
     with bureau.unit_of_work() as uow:
         try:
-            stored = _advance_in(uow, bureau, ref, trigger, on, attrs, reason, by, now,
-                                 expect_version, by_system, alone=True)
+            stored = advance_in(uow, bureau, ref, trigger, on=on, attrs=attrs, reason=reason,
+                                by=by, now=now, expect_version=expect_version,
+                                by_system=by_system)
         except LapsedFirst:
             uow.commit()  # the lapses are facts, whatever becomes of the person's act
-            bureau.cases.drop(ref)
             raise
         uow.commit()
-    bureau.cases.put(stored)
     return stored
 
 
-def _advance_in(
+def advance_in(
     uow: UnitOfWork,
     bureau: Bureau,
     ref: str,
     trigger: str,
+    *,
     on: date,
-    attrs: Mapping[str, object] | None,
-    reason: str | None,
+    attrs: Mapping[str, object] | None = None,
+    reason: str | None = None,
     by: str,
     now: datetime,
-    expect_version: int | None,
-    by_system: bool,
-    *,
-    alone: bool = False,
+    expect_version: int | None = None,
+    by_system: bool = False,
 ) -> StoredCase:
-    """Fire and write on the case as this bureau last wrote it, if it has it (no read: the
-    version guard of the write tells whether it is current), else on the case read locked.
-    Whatever the cached case refuses is judged again on the stored one (models.case_cache).
-    ``alone``: this transition is the whole unit of work, so the write on the cached case,
-    one statement on PostgreSQL, may be a transaction of its own (`as_one_statement`).
-    A person's trigger is preceded by the lapses due by its date; when it is refused after
-    them, they are written (on the stored case) and `LapsedFirst` is raised."""
-    def fired_on(stored: StoredCase) -> tuple[Fired, ...]:
-        if expect_version is not None and stored.case.version != expect_version:
-            raise Conflict(
-                f"case {ref} is at version {stored.case.version}, not {expect_version}; "
-                "it changed since you read it",
-                [f"--expect-version {stored.case.version}"],
-            )
-        case_type = bureau.case_type(stored.case.type)
-        if by_system:
-            return (fire(case_type, stored.case, trigger, on, attrs=attrs, reason=reason, by=by,
-                         by_system=True, calendar=bureau.calendar),)
-        return act(case_type, stored.case, trigger, on, attrs=attrs, reason=reason, by=by,
-                   calendar=bureau.calendar, today=legal_date(now))
-
-    def append_all(stored: StoredCase, events: tuple[Fired, ...]) -> StoredCase:
-        for fired in events:
-            stored = repository.append(uow, stored, fired, recorded_at=now)
-        return stored
-
-    cached = bureau.cases.get(ref)
-    if cached is not None:
-        try:
-            events = fired_on(cached)
-            with uow.as_one_statement() if alone and len(events) == 1 else nullcontext():
-                return append_all(cached, events)
-        except CaseflowError:
-            bureau.cases.drop(ref)
-    stored = repository.load(uow, ref, for_update=True)
+    """`advance` inside a unit of work the caller commits: the case is read with its row
+    locked, the trigger fired on it and the result written. A person's trigger is preceded
+    by the lapses due by its date; when it is refused after them, they are written and
+    `LapsedFirst` is raised."""
+    stored = repository.load(uow.connection, ref, for_update=True)
+    if stored.broken is not None:
+        raise CaseBroken(
+            f"case {ref} failed verification ({stored.broken}); it cannot be advanced until "
+            "it is repaired and verifies again", [f"caseflow case verify {ref}"])
+    if expect_version is not None and stored.case.version != expect_version:
+        raise Conflict(
+            f"case {ref} is at version {stored.case.version}, not {expect_version}; "
+            "it changed since you read it",
+            [f"--expect-version {stored.case.version}"],
+        )
+    case_type = bureau.case_type(stored.case.type)
     try:
-        events = fired_on(stored)
+        if by_system:
+            events: tuple[Fired, ...] = (
+                fire(case_type, stored.case, trigger, on, attrs=attrs, reason=reason, by=by,
+                     by_system=True, calendar=bureau.calendar),)
+        else:
+            events = act(case_type, stored.case, trigger, on, attrs=attrs, reason=reason,
+                         by=by, calendar=bureau.calendar, today=legal_date(now))
     except LapsedFirst as refusal:
-        append_all(stored, refusal.lapses)
+        _append_all(uow, stored, refusal.lapses, now)
         raise
-    return append_all(stored, events)
+    return _append_all(uow, stored, events, now)
+
+
+def _append_all(
+    uow: UnitOfWork, stored: StoredCase, events: Sequence[Fired], recorded_at: datetime
+) -> StoredCase:
+    for fired in events:
+        stored = repository.append(uow.connection, stored, fired, recorded_at=recorded_at)
+    return stored
 
 
 @dataclass(frozen=True)
@@ -195,26 +199,23 @@ def apply_system_acts(
     ``now`` is the instant they are judged at; ``recorded_at`` (default ``now``) the real time
     they are recorded at."""
     for system_act in acts:
-        _not_in_future(system_act.on, now)
+        not_in_future(system_act.on, now)
     results: dict[int, StoredCase | CaseflowError] = {}
     with bureau.unit_of_work() as uow:
         for i, system_act in enumerate(acts):
             try:
-                results[i] = _advance_in(uow, bureau, system_act.ref, system_act.trigger,
-                                         system_act.on, None, None, "system",
-                                         recorded_at or now, None, True)
+                results[i] = advance_in(uow, bureau, system_act.ref, system_act.trigger,
+                                        on=system_act.on, by="system",
+                                        now=recorded_at or now, by_system=True)
             except CaseflowError as error:
                 results[i] = error
         uow.commit()
-    for result in results.values():
-        if isinstance(result, StoredCase):
-            bureau.cases.put(result)
     return [results[i] for i in range(len(acts))]
 
 
 def get_case(bureau: Bureau, ref: str) -> StoredCase:
     with bureau.unit_of_work(write=False) as uow:
-        return repository.load(uow, ref)
+        return repository.load(uow.connection, ref)
 
 
 def triggers_now(bureau: Bureau, ref: str, now: datetime) -> list[str]:
@@ -233,7 +234,7 @@ def triggers_now(bureau: Bureau, ref: str, now: datetime) -> list[str]:
 def timeline(bureau: Bureau, ref: str) -> list[dict[str, object]]:
     """Every event of the case, oldest first, as stored."""
     with bureau.unit_of_work(write=False) as uow:
-        stored = repository.load(uow, ref)
+        stored = repository.load(uow.connection, ref)
         return [dict(row) for row in repository.event_rows(uow.connection, stored.id)]
 
 
@@ -259,44 +260,15 @@ def list_cases(
         )
 
 
-@dataclass(frozen=True)
-class ChainCheck:
-    """The result of re-computing one case's hash chain."""
-
-    ref: str
-    events: int
-    broken_at: int | None  # the first seq whose hash does not verify
-    problem: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.broken_at is None
-
-
 def verify(bureau: Bureau, ref: str | None = None) -> list[ChainCheck]:
-    """Recompute the hash chain of one case, or of every case, naming the first broken link."""
+    """Verify one case, or every case (`models.verify`): its hash chain, then its stored row
+    and clock cycles against a replay of its events. What is found is recorded on the case,
+    and a broken case is not advanced until a later verification finds it whole."""
     with bureau.unit_of_work(write=False) as uow:
-        return [
-            _check_chain(ref_, repository.event_rows(uow.connection, case_id), last_seq, head)
-            for case_id, ref_, last_seq, head in repository.chain_heads(uow.connection, ref)
-        ]
-
-
-def _check_chain(
-    ref: str, rows: list[Mapping[str, object]], last_seq: int, head: str
-) -> ChainCheck:
-    previous = GENESIS
-    for expected_seq, row in enumerate(rows, start=1):
-        seq = int(str(row["seq"]))
-        if seq != expected_seq:
-            return ChainCheck(ref, len(rows), expected_seq, f"event {expected_seq} is missing")
-        if link(previous, repository.event_hash_fields(row)) != row["hash"]:
-            return ChainCheck(ref, len(rows), seq, f"event {seq} does not match its hash")
-        previous = str(row["hash"])
-    # checked after the walk, so that a gap in the middle is named where it is, not at the end
-    if len(rows) < last_seq:
-        missing = len(rows) + 1
-        return ChainCheck(ref, len(rows), missing, f"events from {missing} are missing")
-    if previous != head:
-        return ChainCheck(ref, len(rows), len(rows), "the case's chain head does not match")
-    return ChainCheck(ref, len(rows), None)
+        findings = verification.check_cases(uow.connection, bureau.types, bureau.calendar, ref)
+    changed = [finding for finding in findings if finding.changed]
+    if changed:
+        with bureau.unit_of_work() as uow:
+            verification.record(uow.connection, changed)
+            uow.commit()
+    return [finding.check for finding in findings]

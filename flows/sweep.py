@@ -109,14 +109,13 @@ def sweep(
             f"{recorded_at.isoformat()}", [f"now<={(recorded_at + CLOCK_SKEW).isoformat()}"])
     run = phases or PLAIN
     report = SweepReport(now)
-    with bureau.one_connection():
-        for _ in range(MAX_PASSES):
-            gathered = run.gather(bureau, now)
-            decided = run.decide(bureau, gathered, now)
-            applied = run.apply(bureau, decided, now, recorded_at, route_for)
-            report.add(applied)
-            if not applied.lapsed:
-                break
+    for _ in range(MAX_PASSES):
+        gathered = run.gather(bureau, now)
+        decided = run.decide(bureau, gathered, now)
+        applied = run.apply(bureau, decided, now, recorded_at, route_for)
+        report.add(applied)
+        if not applied.lapsed:
+            break
     return report
 
 

@@ -14,7 +14,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from models.prepared import PreparedSet
 from models.repository import cycle_from_row
 from models.tables import alerts, cases, clock_cycles, escalations
 from states.clocks import Cycle, CycleStatus
@@ -33,12 +32,9 @@ class GatheredCycle:
     rungs: frozenset[str]
 
 
-# The predicate of the partial index ix_cycles_live_due, spelled out as SQL text: a planner
-# may use a partial index only for a query whose WHERE clause implies the index's, and SQLite
-# cannot tell that ``status IN (?, ?)`` does (SQLAlchemy binds the values of ``in_``): it then
-# scans the whole table, every cycle ever stored, on every sweep.
-# Spelled as SQL text, literally the partial index's predicate: SQLite uses a partial index
-# only when the query repeats its WHERE term, and bound parameters do not count.
+# The predicate of the partial index ix_cycles_running_due, spelled out as SQL text: SQLite
+# uses a partial index only for a query that repeats the index's WHERE term, and a bound
+# parameter does not count; it would otherwise scan every cycle ever stored, on every sweep.
 _RUNNING_INDEX_PREDICATE = sa.text(f"clock_cycles.status = '{CycleStatus.RUNNING.value}'")
 
 
@@ -129,20 +125,13 @@ def record_escalations(
     }
 
 
-_ALERT_KEYS = [c.name for c in alerts.columns if c.name != "id"]
-STATEMENTS = PreparedSet({"insert_alert": lambda: (sa.insert(alerts), _ALERT_KEYS)})
-
-
 def queue_alerts(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> int:
     """Put alerts in the outbox (same transaction as their escalation).
 
     Only alerts of rungs this transaction recorded are queued, and a rung is recorded by one
-    sweep only (its unique key), so their idempotency keys are new: a plain insert, on the
-    driver's cursor (thousands of rows when a late sweep catches up)."""
+    sweep only (its unique key), so their idempotency keys are new: a plain insert of many
+    rows (thousands when a late sweep catches up)."""
     if not rows:
         return 0
-    defaults = {"claimed_by": None, "claimed_until": None, "last_error": None, "sent_at": None}
-    STATEMENTS.get("insert_alert", connection).execute_many(
-        connection, [{**defaults, **row} for row in rows]
-    )
+    connection.execute(sa.insert(alerts), list(rows))
     return len(rows)

@@ -9,6 +9,7 @@
     │   └── NotCaseflowDatabase a file that is no database, or another application's database
     ├── DatabaseUnavailable     the URL cannot be used, or the database cannot be reached
     └── IntegrityFailure        the event hash chain does not verify
+        └── VerificationFailed  a case's chain, or its row against its events (case verify)
 """
 
 from __future__ import annotations
@@ -45,3 +46,7 @@ class IntegrityFailure(CaseflowError):
 
 class DatabaseUnavailable(InvalidInput):
     code = "database_unavailable"
+
+
+class VerificationFailed(IntegrityFailure):
+    code = "verification_failed"

@@ -1,8 +1,7 @@
 """The tables: cases, their append-only events, and the cycles of their legal clocks.
 
-SQLModel classes give the schema (and Alembic its metadata); the hot paths write through
-SQLAlchemy Core statements on the same tables (`models.repository`), since an ORM object per
-row costs more than the whole transition it records.
+SQLModel classes give the schema (and Alembic its metadata); the repositories read and write
+them with SQLAlchemy Core statements on the unit of work's connection (`models.repository`).
 """
 
 from __future__ import annotations
@@ -58,6 +57,9 @@ class CaseRow(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
     # SHA-256 (hex) of the import record the case came from; NULL if it was not imported
     import_key: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
+    # what `caseflow case verify` last found wrong with the case (its chain, or its row against
+    # its events); NULL when it verified. A broken case is not advanced until repaired.
+    broken: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
 
 
 class EventRow(SQLModel, table=True):

@@ -9,7 +9,6 @@ import typer
 
 from deployments.cli import importing
 from deployments.cli.output import (
-    EXIT_INTEGRITY,
     UsageProblem,
     console,
     emit_json,
@@ -17,6 +16,7 @@ from deployments.cli.output import (
 )
 from deployments.cli.parsing import parse_date, parse_instant, parse_settings, parse_user
 from deployments.cli.state import runtime
+from models.errors import VerificationFailed
 from states.calendar import legal_date
 
 app = typer.Typer(help="Cases (案件): open, advance, show, timeline, list, verify, import.",
@@ -222,7 +222,9 @@ def verify(
     every: bool = typer.Option(False, "--all", help="Verify every case."),
     as_json: bool = json_option(),
 ) -> None:
-    """Recompute the event hash chain of REF (or --all) and name the first broken link."""
+    """Verify REF (or --all): the event hash chain, and the stored case and clocks against a
+    replay of its events. Exit 6 naming the first difference; a case that fails is not
+    advanced until it verifies again."""
     from flows import services
 
     if (ref is None) == (not every):
@@ -231,16 +233,15 @@ def verify(
     _texts(REF=ref)
     checks = services.verify(runtime(ctx, reading=True).bureau, None if every else ref)
     broken = [c for c in checks if not c.ok]
-    if as_json:
-        emit_json({"ok": not broken, "checked": len(checks),
-                   "broken": [{"ref": c.ref, "broken_at": c.broken_at, "problem": c.problem}
-                              for c in broken]})
-    else:
-        for c in broken:
-            typer.echo(f"{c.ref}: broken at event {c.broken_at}: {c.problem}")
-        typer.echo(f"{len(checks) - len(broken)} of {len(checks)} case(s) verify")
     if broken:
-        raise typer.Exit(EXIT_INTEGRITY)
+        first = broken[0]
+        more = f" (and {len(broken) - 1} more case(s))" if len(broken) > 1 else ""
+        raise VerificationFailed(f"{first.ref}: {first.problem}{more}",
+                                 [f"caseflow case timeline {first.ref}"])
+    if as_json:
+        emit_json({"ok": True, "checked": len(checks), "broken": []})
+    else:
+        typer.echo(f"{len(checks)} of {len(checks)} case(s) verify")
 
 
 app.command("import")(importing.import_)

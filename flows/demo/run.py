@@ -51,20 +51,19 @@ def simulate(bureau: Bureau, plan: Plan, *, deliver: Deliver | None = None,
     done = Simulated()
     acts = plan.acts
     i = 0
-    with bureau.one_connection():
-        for morning in plan.sweeps:
-            while i < len(acts) and acts[i].at < morning:
-                _apply(bureau, acts[i])
-                i += 1
-            _sweep(bureau, morning, done)
-            if deliver is not None:
-                deliver(morning)
-            done.acts = i
-            if progress is not None:
-                progress(morning, i)
-        for act in acts[i:]:
-            _apply(bureau, act)
-        done.acts = len(acts)
+    for morning in plan.sweeps:
+        while i < len(acts) and acts[i].at < morning:
+            _apply(bureau, acts[i])
+            i += 1
+        _sweep(bureau, morning, done)
+        if deliver is not None:
+            deliver(morning)
+        done.acts = i
+        if progress is not None:
+            progress(morning, i)
+    for act in acts[i:]:
+        _apply(bureau, act)
+    done.acts = len(acts)
     return done
 
 

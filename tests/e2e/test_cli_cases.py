@@ -562,3 +562,37 @@ def test_served_on_and_posted_on_from_the_command_line(cli, db_url):
     assert doc["state"] == "received"
     supplement = next(c for c in doc["clocks"] if c["name"] == "supplement")
     assert supplement["status"] == "met"
+
+
+@pytest.mark.parametrize("tampering, named", [
+    ("UPDATE cases SET state = 'decided' WHERE ref = :ref",
+     "stored state 'decided', its events give 'under_review'"),
+    ("UPDATE clock_cycles SET due_on = '2030-01-01' WHERE clock = 'decision' AND case_id = "
+     "(SELECT id FROM cases WHERE ref = :ref)",
+     "stored due_on 2030-01-01, its events give 2024-12-09"),
+])
+def test_verify_names_a_row_its_events_do_not_give_and_advance_is_refused(
+    cli, db_url, tampering, named
+):
+    """Issue 12, item 10: a case edited behind the services' back exits 6 naming the field;
+    advancing it then exits 3 until it is repaired and verifies again."""
+    ref = ok_json(cli, db_url, "case", "open", "reconsideration", "--on", "2024-09-27")["ref"]
+    advance(cli, db_url, ref, "accept", "2024-10-08")
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            assert connection.execute(sa.text(tampering), {"ref": ref}).rowcount == 1
+    finally:
+        engine.dispose()
+    found = caseflow(cli, db_url, "case", "verify", ref)
+    assert found.returncode == 6
+    assert found.stderr.count("\n") == 1 and named in found.stderr and ref in found.stderr
+    as_json = caseflow(cli, db_url, "case", "verify", "--all", "--json")
+    assert as_json.returncode == 6
+    error = json.loads(as_json.stdout)["error"]
+    assert error["code"] == "verification_failed" and named in error["message"]
+    refused = caseflow(cli, db_url, "case", "advance", ref, "send_copy", "--on", "2024-10-09",
+                       "--json")
+    assert refused.returncode == 3
+    assert json.loads(refused.stdout)["error"]["code"] == "case_broken"
+    assert "verif" in refused.stderr

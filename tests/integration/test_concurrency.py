@@ -301,8 +301,7 @@ def test_a_writer_that_waited_sees_the_cycles_written_meanwhile(bureau: Bureau) 
 
     def first() -> None:
         with bureau.unit_of_work() as uow:
-            services._advance_in(uow, bureau, ref, "send_copy", ON, {}, None, "first", NOW,
-                                 None, False)
+            services.advance_in(uow, bureau, ref, "send_copy", on=ON, by="first", now=NOW)
             holding.set()
             release.wait(60)
             uow.commit()

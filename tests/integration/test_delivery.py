@@ -477,7 +477,7 @@ def test_postgresql_claims_skip_locked_rows_without_waiting(
             second.connection.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
             theirs = outbox.claim(second.connection, worker="b", now=now, lease=lease, limit=10)
             second.commit()
-        first.rollback()  # the first claimer dies before committing: its rows stay pending
+        # the first claimer dies before committing (no commit): its rows stay pending
     assert len(mine) == 2 and len(theirs) == len(keys) - 2
     assert not {m.id for m in mine} & {t.id for t in theirs}
     statuses = {r["id"]: r["status"] for r in rows(bureau)}

@@ -690,7 +690,7 @@ def test_stale_read_is_refused_by_the_version_guard(bureau: Bureau) -> None:
 
     ref = open_(bureau, "reconsideration", "2024-09-27").case.ref
     with bureau.unit_of_work(write=False) as uow:
-        stale = repository.load(uow, ref)
+        stale = repository.load(uow.connection, ref)
     services.advance(bureau, ref, "accept", on=d("2024-10-08"), by="clerk-a", now=NOW)
     before = dump(bureau)
     fired = fire(bureau.case_type("reconsideration"), stale.case, "reject", d("2024-10-08"),

@@ -3,7 +3,7 @@ extensions, counted by legal date, and the acts that reopen a closed case), and 
 clock cycles it probes for each closed case (on time or not)
 
 Revision ID: 0006
-Revises: 0004 (on the `reports` branch; chained after 0005 when merged with it)
+Revises: 0005
 Create Date: 2026-12-04
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 revision = "0006"
 # MERGE NOTE: the `store` branch adds 0005 after 0004; once both are merged this must read
 # "0005", so that the chain stays one line (0004 -> 0005 -> 0006).
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
