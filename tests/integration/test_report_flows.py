@@ -4,38 +4,12 @@ run from ``CASEFLOW_DB_URL``. The population is tests/report_population.py's."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import pytest
 from report_population import END, START, build_population
 
 from flows.context import Bureau
-
-
-@pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """A Prefect server for this module's tests only (see test_prefect_flows.py for why it is
-    stopped after them)."""
-    os.environ.setdefault("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect")))
-    for key, value in {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                       "PREFECT_LOGGING_LEVEL": "WARNING",
-                       "PREFECT_SERVER_LOGGING_LEVEL": "CRITICAL",
-                       "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"}.items():
-        os.environ.setdefault(key, value)
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
-
-
-@pytest.fixture
-def flow_env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CASEFLOW_DB_URL", db_url)
-    monkeypatch.delenv("CASEFLOW_POLICY", raising=False)
-    monkeypatch.delenv("CASEFLOW_CALENDAR_DATA", raising=False)
 
 
 def test_the_closure_report_flow_publishes_and_writes(
