@@ -116,8 +116,13 @@ def act(
         # wrong however the case stands: refused by `fire` before anything lapses
         return (fire(case_type, case, trigger, on, attrs=attrs, reason=reason, by=by,
                      calendar=calendar, today=today),)
-    as_of = min(on, _checked(case_type, trigger, on, attrs, reason, calendar, today))
-    lapses = lapses_due(case_type, case, as_of, calendar)
+    # most acts come before any lapse: then the act is fired as it is, its input checked once
+    # (by `fire`); a posting date can only make fewer lapses due, never more
+    lapses = lapses_due(case_type, case, on, calendar)
+    if lapses:
+        as_of = _checked(case_type, trigger, on, attrs, reason, calendar, today)
+        if as_of < on:
+            lapses = lapses_due(case_type, case, as_of, calendar)
     current = lapses[-1].case if lapses else case
     try:
         fired = fire(case_type, current, trigger, on, attrs=attrs, reason=reason, by=by,
