@@ -187,6 +187,36 @@ def reassign(source: tuple[str, ...]) -> TransitionSpec:
     )
 
 
+# why a supervisor reinstates a case the law deemed abandoned or withdrawn: what the applicant
+# owed was posted in time (it counts as received), or they had a good reason for the delay
+# (a new period) — "无正当理由逾期" is the law's condition for the deemed outcome
+REINSTATED_FOR = ("posted_in_time", "good_reason")
+
+
+def reinstate(
+    source: str,
+    *,
+    to_review: tuple[str, str],
+    to_wait: tuple[str, str],
+    basis: str,
+    requires: Mapping[str, frozenset[str]] | None = None,
+    sets: Mapping[str, AttrValue] | None = None,
+) -> tuple[TransitionSpec, TransitionSpec]:
+    """恢复: a supervisor's reinstatement (reason required) of a deemed abandonment or
+    withdrawal, as two transitions chosen by ``reinstated_for``: back to review when the act
+    was posted in time (``to_review``: state, label), back to awaiting the applicant with a
+    new period for a good reason (``to_wait``)."""
+    attrs = (attr_choice("reinstated_for", REINSTATED_FOR, "恢复理由", required=True),
+             served_on())
+    posted, good_reason = (
+        TransitionSpec("reinstate", (source,), dest, Actor.SUPERVISOR, label, basis,
+                       attrs=attrs, reason_required=True, requires=dict(requires or {}),
+                       sets=dict(sets or {}), when={"reinstated_for": frozenset({why})})
+        for why, (dest, label) in zip(REINSTATED_FOR, (to_review, to_wait), strict=True)
+    )
+    return posted, good_reason
+
+
 def attr_int(
     name: str, low: int, high: int, label: str = "", *, required: bool = True, keep: bool = True
 ) -> Attr:

@@ -22,6 +22,7 @@ from states.casetype import (
     attr_text,
     posted_on,
     reassign,
+    reinstate,
     served_on,
 )
 from states.clocks import ClockSpec, Effective, Owner, on
@@ -29,9 +30,6 @@ from states.clocks import ClockSpec, Effective, Owner, on
 C, S, Y = Actor.CLERK, Actor.SUPERVISOR, Actor.SYSTEM
 LAW = "法律援助法"
 RULES = "办理法律援助案件程序规定"
-# why a supervisor reinstates an application deemed withdrawn: the materials were posted in
-# time (they count as received), or the applicant had a good reason (a new period)
-REINSTATED_FOR = ("posted_in_time", "good_reason")
 
 legal_aid = CaseType(
     name="legal_aid",
@@ -69,22 +67,11 @@ legal_aid = CaseType(
         TransitionSpec("deem_withdrawn", ("awaiting_materials",), "withdrawn", Y,
                        "视为撤回申请", f"{LAW} 第四十三条第二款",
                        sets={"deemed_withdrawn": "yes"}),
-        TransitionSpec("reinstate", ("withdrawn",), "applied", S,
-                       "恢复审查（材料已按期交邮）", f"{LAW} 第四十三条第二款",
-                       reason_required=True,
-                       attrs=(attr_choice("reinstated_for", REINSTATED_FOR, "恢复理由",
-                                          required=True), served_on()),
-                       requires={"deemed_withdrawn": frozenset({"yes"})},
-                       when={"reinstated_for": frozenset({"posted_in_time"})},
-                       sets={"deemed_withdrawn": "no"}),
-        TransitionSpec("reinstate", ("withdrawn",), "awaiting_materials", S,
-                       "恢复补充材料（有正当理由）", f"{LAW} 第四十三条第二款",
-                       reason_required=True,
-                       attrs=(attr_choice("reinstated_for", REINSTATED_FOR, "恢复理由",
-                                          required=True), served_on()),
-                       requires={"deemed_withdrawn": frozenset({"yes"})},
-                       when={"reinstated_for": frozenset({"good_reason"})},
-                       sets={"deemed_withdrawn": "no"}),
+        *reinstate("withdrawn", to_review=("applied", "恢复审查（材料已按期交邮）"),
+                   to_wait=("awaiting_materials", "恢复补充材料（有正当理由）"),
+                   basis=f"{LAW} 第四十三条第二款",
+                   requires={"deemed_withdrawn": frozenset({"yes"})},
+                   sets={"deemed_withdrawn": "no"}),
         TransitionSpec("approve", ("applied",), "approved", C, "决定给予法律援助",
                        f"{LAW} 第四十三条"),
         TransitionSpec("approve_provisionally", ("applied", "awaiting_materials"), "approved", C,

@@ -21,6 +21,7 @@ from states.casetype import (
     attr_text,
     posted_on,
     reassign,
+    reinstate,
     served_on,
 )
 from states.clocks import NOTICE, ClockSpec, Effective, Extension, Owner, on
@@ -28,10 +29,6 @@ from states.clocks import NOTICE, ClockSpec, Effective, Extension, Owner, on
 C, S, Y = Actor.CLERK, Actor.SUPERVISOR, Actor.SYSTEM
 LAW = "行政复议法"
 ACTIVE = ("received", "awaiting_supplement", "under_review", "suspended")
-# why a supervisor reinstates a case deemed abandoned: the supplement was posted in time (it
-# counts as received), or the applicant had a good reason (a new period to supplement) —
-# "无正当理由逾期不补正的" is the law's condition for 视为放弃 (art. 31(2))
-REINSTATED_FOR = ("posted_in_time", "good_reason")
 
 DECISIONS = (
     "change",  # 变更 art. 63
@@ -80,16 +77,10 @@ reconsideration = CaseType(
                        reason_required=True, extends="supplement"),
         TransitionSpec("deem_abandoned", ("awaiting_supplement",), "abandoned", Y,
                        "视为放弃申请", f"{LAW} 第三十一条第二款"),
-        TransitionSpec("reinstate", ("abandoned",), "received", S, "恢复审查（补正已按期交邮）",
-                       f"{LAW} 第三十一条第二款", reason_required=True,
-                       attrs=(attr_choice("reinstated_for", REINSTATED_FOR, "恢复理由",
-                                          required=True), served_on()),
-                       when={"reinstated_for": frozenset({"posted_in_time"})}),
-        TransitionSpec("reinstate", ("abandoned",), "awaiting_supplement", S,
-                       "恢复补正（有正当理由）", f"{LAW} 第三十一条第二款", reason_required=True,
-                       attrs=(attr_choice("reinstated_for", REINSTATED_FOR, "恢复理由",
-                                          required=True), served_on()),
-                       when={"reinstated_for": frozenset({"good_reason"})}),
+        # "无正当理由逾期不补正的" is the law's condition for 视为放弃 (art. 31(2))
+        *reinstate("abandoned", to_review=("received", "恢复审查（补正已按期交邮）"),
+                   to_wait=("awaiting_supplement", "恢复补正（有正当理由）"),
+                   basis=f"{LAW} 第三十一条第二款"),
         TransitionSpec("accept", ("received",), "under_review", C, "受理", f"{LAW} 第三十条",
                        attrs=(attr_choice("procedure", ("ordinary", "simplified"), "审理程序",
                                           default="ordinary"),)),
