@@ -453,35 +453,34 @@ def test_duplicate_references_in_the_database_and_in_the_file(
     assert counts(engine)["cases"] == 2
 
 
-def test_two_imports_racing_for_the_same_references(
-    bureau: Bureau, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Each record is stored once; the import that lost the race reports every record as
-    already imported, line by line, instead of failing on the unique index (PostgreSQL, where
-    both may look before either commits; SQLite's writers queue, and must end the same)."""
-    records = with_refs("RACE")
-    text = jsonl(records)
+def race_two_imports(
+    bureau: Bureau, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str,
+    *, looked_up: str,
+) -> list[ImportReport]:
+    """Two imports of ``text`` in two threads. On PostgreSQL both first look up what is
+    stored (`bulk.<looked_up>`) and wait for each other before either writes, so neither has
+    seen the other's rows; SQLite's writers queue. Neither import may raise."""
     race = engine.dialect.name == "postgresql"
     both_looked = threading.Barrier(2, timeout=30)
     calls = iter(range(1_000_000))
     lock = threading.Lock()
-    original = bulk.import_keys_of
+    original = getattr(bulk, looked_up)
 
-    def look_then_wait_for_the_other(connection: sa.Connection, refs: Any) -> dict[str, Any]:
-        found = original(connection, refs)
+    def look_then_wait_for_the_other(connection: sa.Connection, wanted: Any) -> Any:
+        found = original(connection, wanted)
         with lock:
             first_two = next(calls) < 2
         if race and first_two:  # both have looked and seen nothing before either writes
             both_looked.wait()
         return found
 
-    monkeypatch.setattr(bulk, "import_keys_of", look_then_wait_for_the_other)
-    reports: dict[int, ImportReport] = {}
+    monkeypatch.setattr(bulk, looked_up, look_then_wait_for_the_other)
+    reports: list[ImportReport] = []
     failures: list[BaseException] = []
 
     def run(i: int) -> None:
         try:
-            reports[i] = run_import(bureau, tmp_path, text, name=f"import-{i}.jsonl")
+            reports.append(run_import(bureau, tmp_path, text, name=f"import-{i}.jsonl"))
         except BaseException as exc:  # reported by the assertion below
             failures.append(exc)
 
@@ -490,9 +489,20 @@ def test_two_imports_racing_for_the_same_references(
         thread.start()
     for thread in threads:
         thread.join()
-
     assert failures == []
-    winner, loser = sorted(reports.values(), key=lambda r: r.imported, reverse=True)
+    return reports
+
+
+def test_two_imports_racing_for_the_same_references(
+    bureau: Bureau, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each record is stored once; the import that lost the race reports every record as
+    already imported, line by line, instead of failing on the unique index (PostgreSQL, where
+    both may look before either commits; SQLite's writers queue, and must end the same)."""
+    records = with_refs("RACE")
+    reports = race_two_imports(bureau, engine, tmp_path, monkeypatch, jsonl(records),
+                               looked_up="import_keys_of")
+    winner, loser = sorted(reports, key=lambda r: r.imported, reverse=True)
     assert (winner.imported, winner.failed) == (len(records), 0)
     assert (loser.imported, loser.failed) == (0, 0)
     assert [(e["line"], e["ref"], e["error"]["code"]) for e in loser.to_json()["skipped"]] == [
@@ -648,38 +658,8 @@ def test_two_imports_racing_for_the_same_unnamed_records(
 ) -> None:
     """Each record is stored once although neither import names a reference: the import key
     is unique in the database (on PostgreSQL both look before either commits)."""
-    text = jsonl(HISTORIES)
-    race = engine.dialect.name == "postgresql"
-    both_looked = threading.Barrier(2, timeout=30)
-    calls = iter(range(1_000_000))
-    lock = threading.Lock()
-    original = bulk.imported_refs
-
-    def look_then_wait_for_the_other(connection: sa.Connection, keys: Any) -> dict[str, str]:
-        found = original(connection, keys)
-        with lock:
-            first_two = next(calls) < 2
-        if race and first_two:
-            both_looked.wait()
-        return found
-
-    monkeypatch.setattr(bulk, "imported_refs", look_then_wait_for_the_other)
-    reports: list[ImportReport] = []
-    failures: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            reports.append(run_import(bureau, tmp_path, text, name=f"import-{i}.jsonl"))
-        except BaseException as exc:  # reported by the assertion below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert failures == []
+    reports = race_two_imports(bureau, engine, tmp_path, monkeypatch, jsonl(HISTORIES),
+                               looked_up="imported_refs")
     winner, loser = sorted(reports, key=lambda r: r.imported, reverse=True)
     assert (winner.imported, winner.already_imported) == (len(HISTORIES), 0)
     assert (loser.imported, loser.failed, loser.already_imported) == (0, 0, len(HISTORIES))
