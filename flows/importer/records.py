@@ -85,13 +85,14 @@ class RecordModel(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _absent(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and any(_blank(k, v, cls.texts) for k, v in data.items()):
-            return {k: v for k, v in data.items() if not _blank(k, v, cls.texts)}
+        if not isinstance(data, Mapping):
+            return data  # pydantic says what it is not
+        texts = cls.texts
+        for value in data.values():  # once per record and per event: kept to a plain loop
+            if value is None or (type(value) is str and not value.strip()):
+                return {k: v for k, v in data.items() if not (
+                    v is None or (k in texts and isinstance(v, str) and not v.strip()))}
         return data
-
-
-def _blank(name: object, value: object, texts: frozenset[str]) -> bool:
-    return value is None or (name in texts and isinstance(value, str) and not value.strip())
 
 
 class EventRecord(RecordModel):
