@@ -20,7 +20,8 @@ from models import lawyers as store
 from models.lawyers import NewLawyer, lawyer_id
 from states.assignment import check, need_of
 from states.case import Fired
-from states.errors import InvalidAttribute
+from states.casetypes.legal_aid import RATINGS
+from states.errors import InvalidAttribute, InvalidInput
 
 POOL_TYPE = "legal_aid"  # the case type whose `assign` takes a lawyer of the pool
 MAX_CAPACITY = 500
@@ -127,3 +128,115 @@ def set_active(bureau: Bureau, lawyer: int, active: bool) -> dict[str, Any]:
         store.set_active(uow.connection, lawyer, active)
         uow.commit()
     return show_lawyer(bureau, lawyer)
+
+
+# -- importing a roster (律师名册) -----------------------------------------------------------------
+
+LAWYER_COLUMNS = ("name", "firm", "areas", "capacity", "active")
+DEFAULT_CAPACITY = 10
+MAX_LISTED = 5  # line errors named in the one error line; the count says how many more
+
+
+class InvalidLawyerFile(InvalidInput):
+    """A roster file with wrong rows: nothing of it is imported (exit 2)."""
+
+    code = "invalid_lawyer_file"
+
+
+def _row(header: list[str], cells: list[str]) -> NewLawyer:
+    if len(cells) != len(header):
+        raise ValueError(f"{len(cells)} cells where the header has {len(header)}")
+    data = dict(zip(header, (c.strip() for c in cells), strict=True))
+    areas = tuple(dict.fromkeys(a.strip() for a in
+                                data["areas"].replace(";", ",").replace("、", ",").split(",")
+                                if a.strip()))
+    if not areas:
+        raise ValueError("areas is empty (e.g. civil;labor)")
+    capacity_text = data.get("capacity") or str(DEFAULT_CAPACITY)
+    if not (capacity_text.isascii() and capacity_text.isdigit()):
+        raise ValueError(f"capacity {capacity_text!r} is not a whole number 1..{MAX_CAPACITY}")
+    active_text = (data.get("active") or "yes").lower()
+    if active_text not in ("yes", "no", "true", "false", "1", "0"):
+        raise ValueError(f"active {active_text!r} is not yes or no")
+    try:
+        return check_lawyer(NewLawyer(data["name"], data["firm"], areas, int(capacity_text),
+                                      active_text in ("yes", "true", "1")))
+    except InvalidAttribute as error:
+        raise ValueError(error.message) from None
+
+
+def parse_roster(lines: Sequence[str], name: str = "FILE") -> list[NewLawyer]:
+    """The lawyers of a CSV roster: a header naming ``name, firm, areas`` and optionally
+    ``capacity`` (default `DEFAULT_CAPACITY`) and ``active`` (yes/no), then one lawyer a row;
+    ``areas`` separated by ``;`` (or ``,`` in a quoted cell). Every wrong row is named with
+    its line; one wrong row and nothing is imported."""
+    import csv
+
+    rows = list(csv.reader(lines))
+    if not rows:
+        raise InvalidLawyerFile(f"{name} is empty", ["a CSV header: name,firm,areas,capacity"])
+    header = [h.strip().lower().lstrip("\ufeff") for h in rows[0]]
+    missing = [c for c in ("name", "firm", "areas") if c not in header]
+    unknown = [c for c in header if c not in LAWYER_COLUMNS]
+    if missing or unknown or len(set(header)) != len(header):
+        raise InvalidLawyerFile(
+            f"{name} line 1: the header {','.join(header)!r} must name name, firm and areas "
+            "once each, and may add capacity and active", [",".join(LAWYER_COLUMNS)])
+    lawyers: list[NewLawyer] = []
+    errors: list[str] = []
+    for line, cells in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        try:
+            lawyers.append(_row(header, cells))
+        except ValueError as error:
+            errors.append(f"line {line}: {error}")
+    if errors:
+        more = f"; and {len(errors) - MAX_LISTED} more" if len(errors) > MAX_LISTED else ""
+        raise InvalidLawyerFile(
+            f"{name}: {len(errors)} wrong row(s), nothing imported: "
+            + "; ".join(errors[:MAX_LISTED]) + more, [",".join(LAWYER_COLUMNS)])
+    if not lawyers:
+        raise InvalidLawyerFile(f"{name} has no lawyer rows", [",".join(LAWYER_COLUMNS)])
+    return lawyers
+
+
+# -- the fairness report (指派情况) ----------------------------------------------------------------
+
+
+def assignment_report(bureau: Bureau, start: date, end: date) -> dict[str, Any]:
+    """Per lawyer, the offers made in ``start..end`` (accepted, declined, replaced, still
+    offered), the cases held at the end of ``end`` (open load), and the quality supervision
+    of their cases in the period (庭审旁听, 案卷评查 by rating, 受援人投诉); then the spread of
+    offers among the active lawyers (max − min), the fairness figure."""
+    if end < start:
+        raise InvalidAttribute(f"--to {end.isoformat()} is before --from {start.isoformat()}",
+                               [f"--to >= {start.isoformat()}"])
+    with bureau.unit_of_work(write=False) as uow:
+        rows = store.lawyer_rows(uow.connection)
+        offers = store.offer_counts(uow.connection, start, end)
+        loads = store.open_loads(uow.connection, end)
+        supervision = store.supervision_counts(uow.connection, start, end)
+    lawyers = []
+    for row in rows:
+        by_outcome = offers.get(row["id"], {})
+        watched = supervision.get(row["id"], {})
+        lawyers.append({
+            "id": row["id"], "name": row["name"], "firm": row["firm"], "active": row["active"],
+            "offers": sum(by_outcome.values()),
+            # signed, whether or not the lawyer was replaced later
+            "accepted": (by_outcome.get(store.Outcome.ACCEPTED, 0)
+                         + by_outcome.get(store.Outcome.REPLACED, 0)),
+            "declined": by_outcome.get(store.Outcome.DECLINED, 0),
+            "replaced": by_outcome.get(store.Outcome.REPLACED, 0),
+            "pending": by_outcome.get(store.Outcome.OFFERED, 0),
+            "open_load": loads.get(row["id"], 0),
+            "hearings_attended": watched.get("attend_hearing", 0),
+            "files_reviewed": watched.get("review_file", 0),
+            "ratings": {r: watched.get(f"review_file:{r}", 0) for r in RATINGS},
+            "complaints": watched.get("aided_complaint", 0),
+        })
+    counted = [lawyer["offers"] for lawyer in lawyers if lawyer["active"]]
+    return {"from": start.isoformat(), "to": end.isoformat(), "lawyers": lawyers,
+            "offers_max": max(counted, default=0), "offers_min": min(counted, default=0),
+            "max_minus_min": max(counted, default=0) - min(counted, default=0)}
