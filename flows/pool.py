@@ -17,8 +17,9 @@ import sqlalchemy as sa
 
 from flows.context import Bureau
 from models import lawyers as store
+from models.bulk import Rows
 from models.lawyers import NewLawyer, lawyer_id
-from states.assignment import check, need_of
+from states.assignment import LawyerNotEligible, check, need_of, not_in_pool
 from states.case import Fired
 from states.casetypes.legal_aid import RATINGS
 from states.errors import InvalidAttribute, InvalidInput
@@ -48,7 +49,36 @@ def record(connection: sa.Connection, case_id: int, case_type: str, fired: Seque
            recorded_at: datetime) -> None:
     """The offers, outcomes and loads the events of a legal-aid case changed."""
     if case_type == POOL_TYPE:
-        store.record_offers(connection, case_id, [f.event for f in fired], recorded_at)
+        store.record_offers(connection, case_id, [store.event_fields(f.event) for f in fired],
+                            recorded_at)
+
+
+def unknown_lawyers(connection: sa.Connection, chunk: Sequence[tuple[int, Rows]]
+                    ) -> dict[int, LawyerNotEligible]:
+    """Imported history (`flows.importer`): the records, by line, whose `assign` names a lawyer
+    who is not in the pool. The other gates judge a lawyer for a new assignment today (their
+    load, leave, rotation); a past assignment is a fact, so only the pool is asked of it."""
+    named = {line: [str(e["attrs"].get("lawyer", "")) for e in rows.events
+                    if e["trigger"] == "assign"]
+             for line, rows in chunk if rows.type == POOL_TYPE}
+    known = store.known_ids(connection, [n for names in named.values() for text in names
+                                         if (n := lawyer_id(text)) is not None])
+    refused: dict[int, LawyerNotEligible] = {}
+    for line, names in named.items():
+        for text in names:
+            number = lawyer_id(text)
+            if number is None or number not in known:
+                refused[line] = not_in_pool(text)
+                break
+    return refused
+
+
+def record_imported(connection: sa.Connection, ids: Sequence[int], rows: Sequence[Rows]
+                    ) -> None:
+    """The offers and loads of imported legal-aid cases, as if advanced one by one."""
+    for case_id, item in zip(ids, rows, strict=True):
+        if item.type == POOL_TYPE:
+            store.record_offers(connection, case_id, item.events, item.case["created_at"])
 
 
 # -- the pool's own use cases --------------------------------------------------------------------

@@ -79,6 +79,14 @@ def lawyer_row(connection: sa.Connection, lawyer: int) -> Mapping[str, Any]:
     return row
 
 
+def known_ids(connection: sa.Connection, ids: Iterable[int]) -> set[int]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return set()
+    return set(connection.execute(sa.select(lawyers.c.id).where(lawyers.c.id.in_(wanted)))
+               .scalars())
+
+
 def lawyer_rows(connection: sa.Connection) -> list[Mapping[str, Any]]:
     return list(connection.execute(sa.select(lawyers).order_by(lawyers.c.id)).mappings())
 
@@ -185,8 +193,8 @@ def _load(connection: sa.Connection, lawyer: int, by: int) -> None:
                        .values(open_cases=lawyers.c.open_cases + by))
 
 
-def _settle(connection: sa.Connection, case_id: int, event: DomainEvent, outcome: str | None,
-            release: bool) -> None:
+def _settle(connection: sa.Connection, case_id: int, event: Mapping[str, Any],
+            outcome: str | None, release: bool) -> None:
     """The case's open offer gets ``outcome`` (and the event's reason); ``release``: the
     lawyer no longer holds the case from the event's date."""
     offer = connection.execute(_OPEN_OFFER, {"case_id": case_id}).first()
@@ -194,9 +202,9 @@ def _settle(connection: sa.Connection, case_id: int, event: DomainEvent, outcome
         return
     values: dict[str, Any] = {}
     if outcome is not None:
-        values.update(outcome=outcome, outcome_on=event.on, reason=event.reason)
+        values.update(outcome=outcome, outcome_on=event["on"], reason=event["reason"])
     if release:
-        values["released_on"] = event.on
+        values["released_on"] = event["on"]
         _load(connection, offer.lawyer_id, -1)
     connection.execute(sa.update(lawyer_offers).where(lawyer_offers.c.id == offer.id)
                        .values(**values))
@@ -208,8 +216,12 @@ def _offer(connection: sa.Connection, case_id: int, lawyer: int, on: date,
         "lawyer_id": lawyer, "case_id": case_id, "offered_on": on, "outcome": Outcome.OFFERED,
         "outcome_on": None, "reason": None, "released_on": None, "recorded_at": recorded_at,
     }).scalar_one())
+    # an assignment recorded late (dated before the lawyer's latest) keeps the latest date
+    latest = sa.case((sa.or_(lawyers.c.last_assigned_on.is_(None),
+                             lawyers.c.last_assigned_on < on), on),
+                     else_=lawyers.c.last_assigned_on)
     connection.execute(sa.update(lawyers).where(lawyers.c.id == lawyer).values(
-        open_cases=lawyers.c.open_cases + 1, last_assigned_on=on, last_offer_id=offer))
+        open_cases=lawyers.c.open_cases + 1, last_assigned_on=latest, last_offer_id=offer))
 
 
 def _reopen(connection: sa.Connection, case_id: int) -> None:
@@ -225,15 +237,22 @@ def _reopen(connection: sa.Connection, case_id: int) -> None:
     _load(connection, offer.lawyer_id, +1)
 
 
-def record_offers(connection: sa.Connection, case_id: int, fired: Iterable[DomainEvent],
-                  recorded_at: datetime) -> None:
-    """What a legal-aid case's events did to its offers and its lawyer's load."""
+def event_fields(event: DomainEvent) -> dict[str, Any]:
+    """What `record_offers` reads of an event, as its stored row has it."""
+    return {"trigger": event.trigger, "on": event.on, "to_state": event.dest,
+            "reason": event.reason, "attrs": event.attrs}
+
+
+def record_offers(connection: sa.Connection, case_id: int,
+                  fired: Iterable[Mapping[str, Any]], recorded_at: datetime) -> None:
+    """What a legal-aid case's events (rows, or `event_fields`) did to its offers and its
+    lawyer's load."""
     for event in fired:
-        match event.trigger:
+        match event["trigger"]:
             case "assign":
-                lawyer = lawyer_id(event.attrs.get("lawyer"))
+                lawyer = lawyer_id(event["attrs"].get("lawyer"))
                 if lawyer is not None:
-                    _offer(connection, case_id, lawyer, event.on, recorded_at)
+                    _offer(connection, case_id, lawyer, event["on"], recorded_at)
             case "engage":
                 _settle(connection, case_id, event, Outcome.ACCEPTED, release=False)
             case "decline_assignment":
@@ -242,7 +261,7 @@ def record_offers(connection: sa.Connection, case_id: int, fired: Iterable[Domai
                 _settle(connection, case_id, event, Outcome.REPLACED, release=True)
             case "conclude" | "terminate":
                 _settle(connection, case_id, event, None, release=True)
-            case "order_correction" if event.dest == "in_service":
+            case "order_correction" if event["to_state"] == "in_service":
                 _reopen(connection, case_id)
 
 

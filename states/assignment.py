@@ -216,13 +216,17 @@ def choose(pool: Sequence[PoolLawyer], need: CaseNeed, *, alternatives: int = 3
     )
 
 
+def not_in_pool(named: str) -> LawyerNotEligible:
+    return LawyerNotEligible(
+        f"lawyer {named!r} is not in the legal-aid lawyer pool 律师库; assign a lawyer of the "
+        "pool by id", ["caseflow lawyer list", "caseflow assign"])
+
+
 def check(lawyer: PoolLawyer | None, need: CaseNeed, named: str) -> None:
     """Refuse (`LawyerNotEligible`) a lawyer named for ``need`` who is not in the pool or
     fails a gate; whoever fires `assign` (a clerk, the flow, an import) goes through this."""
     if lawyer is None:
-        raise LawyerNotEligible(
-            f"lawyer {named!r} is not in the legal-aid lawyer pool 律师库; assign a lawyer "
-            "of the pool by id", ["caseflow lawyer list", "caseflow assign"])
+        raise not_in_pool(named)
     failed = gates(lawyer, need)
     if failed:
         why = "; ".join(GATE_LABELS[g] for g in failed)

@@ -20,6 +20,7 @@ from models.chain import event_hash_fields, link
 from models.errors import CaseNotFound
 from models.tables import cases, events
 from states.errors import RuleViolation
+from lawyer_pool import pool_lawyer
 
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
 
@@ -41,7 +42,7 @@ def build(bureau: Bureau) -> list[str]:
     last = services.open_case(bureau, "legal_aid", on=date(2024, 9, 27), by="clerk-a",
                               now=NOW).case.ref
     go(last, "approve", "2024-09-29")
-    go(last, "assign", "2024-09-30", attrs={"lawyer": "L-1"})
+    go(last, "assign", "2024-09-30", attrs={"lawyer": pool_lawyer(bureau)})
     return [first, target, last]
 
 
