@@ -29,11 +29,14 @@ from flows import services
 from flows.context import Bureau
 from flows.pool import POOL_TYPE
 from models import lawyers as store
+from models import repository
+from models.repository import StoredCase
 from models.tables import cases, clock_cycles
-from states.assignment import CaseNeed, Choice, NoLawyer, PoolLawyer, need_of, plan
+from states.assignment import CaseNeed, Choice, NoLawyer, PoolLawyer, choose, need_of, plan
 from states.calendar import legal_date
 from states.clocks import CycleStatus
-from states.errors import CaseflowError
+from states.errors import CaseflowError, RuleViolation
+from states.lapses import LapsedFirst
 
 CLOCK = "assignment"
 CHUNK = 500  # cases per transaction
@@ -136,3 +139,31 @@ def assign_legal_aid(bureau: Bureau, now: datetime, *, recorded_at: datetime | N
     gathered = steps.gather(bureau, now)
     decisions = steps.decide(gathered)
     return steps.apply(bureau, gathered, decisions, now=now, recorded_at=recorded_at)
+
+
+class NoEligibleLawyer(RuleViolation):
+    """No lawyer of the pool may take the case now: the reason names each gate."""
+
+    code = "no_eligible_lawyer"
+
+
+def assign_one(bureau: Bureau, ref: str, *, on: date, by: str, now: datetime) -> StoredCase:
+    """指派 one case to the lawyer the policy chooses, in one unit of work: a clerk's act (the
+    lapses due by ``on`` come first, as in `services.advance`), the reasons on the event."""
+    services.not_in_future(on, now)
+    with bureau.unit_of_work() as uow:
+        stored = repository.load(uow.connection, ref)
+        excluded = store.excluded(uow.connection, [stored.id]).get(stored.id, set())
+        choice = choose(store.pool(uow.connection, on),
+                        need_of(ref, on, stored.case.attrs, excluded))
+        if isinstance(choice, NoLawyer):
+            raise NoEligibleLawyer(f"case {ref}: {choice.reason}", ["caseflow lawyer add"])
+        try:
+            stored = services.advance_in(uow, bureau, ref, "assign", on=on,
+                                         attrs={"lawyer": str(choice.lawyer.id)},
+                                         reason="; ".join(choice.reasons), by=by, now=now)
+        except LapsedFirst:
+            uow.commit()  # the lapses are facts, whatever becomes of the assignment
+            raise
+        uow.commit()
+    return stored

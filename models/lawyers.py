@@ -296,13 +296,16 @@ def open_loads(connection: sa.Connection, at_end: date) -> dict[int, int]:
 def supervision_counts(connection: sa.Connection, start: date, end: date
                        ) -> dict[int, dict[str, int]]:
     """Per lawyer, the quality-supervision events (质量监督) within ``start..end`` on the cases
-    they held on the event's date; ``review_file`` is counted by rating too
+    they held last by the event's date; ``review_file`` is counted by rating too
     (``review_file:good``)."""
-    held = sa.and_(lawyer_offers.c.case_id == events.c.case_id,
-                   lawyer_offers.c.offered_on <= events.c.on,
-                   lawyer_offers.c.outcome.not_in(EXCLUDING),
-                   sa.or_(lawyer_offers.c.released_on.is_(None),
-                          lawyer_offers.c.released_on >= events.c.on))
+    # the lawyer who held the case last by the event's date (a file reviewed after the
+    # conclusion is the concluding lawyer's); one who declined never held it
+    offers = lawyer_offers.alias("held")
+    latest = (sa.select(sa.func.max(offers.c.id))
+              .where(offers.c.case_id == events.c.case_id, offers.c.offered_on <= events.c.on,
+                     offers.c.outcome != Outcome.DECLINED)
+              .scalar_subquery())
+    held = lawyer_offers.c.id == latest
     query = (sa.select(lawyer_offers.c.lawyer_id, events.c.trigger, events.c.attrs)
              .select_from(events.join(cases, cases.c.id == events.c.case_id)
                           .join(lawyer_offers, held))
