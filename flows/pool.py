@@ -10,6 +10,7 @@ changes. Each function here is one unit of work.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -40,9 +41,12 @@ def check_gates(connection: sa.Connection, case_id: int, case_type: str,
             continue
         named = str(event.attrs.get("lawyer", ""))
         number = lawyer_id(named)
-        lawyer = None if number is None else store.pool_lawyer(connection, number, event.on)
-        excluded = store.excluded(connection, [case_id]).get(case_id, set())
-        check(lawyer, need_of(item.case.ref, event.on, item.case.attrs, excluded), named)
+        need = need_of(item.case.ref, event.on, item.case.attrs)
+        found = None if number is None else store.gate_lawyer(
+            connection, number, case_id=case_id, on=event.on, parties=need.parties)
+        if found is not None and found[1]:  # declined the case or was replaced on it
+            need = replace(need, excluded=need.excluded | {found[0].id})
+        check(None if found is None else found[0], need, named)
 
 
 def record(connection: sa.Connection, case_id: int, case_type: str, fired: Sequence[Fired],

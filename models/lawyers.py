@@ -71,7 +71,7 @@ def add_lawyers(connection: sa.Connection, new: Sequence[NewLawyer], *, now: dat
     return ids
 
 
-def lawyer_row(connection: sa.Connection, lawyer: int) -> Mapping[str, Any]:
+def lawyer_row(connection: sa.Connection, lawyer: int) -> Mapping[Any, Any]:
     row = connection.execute(sa.select(lawyers).where(lawyers.c.id == lawyer)
                              ).mappings().one_or_none()
     if row is None:
@@ -87,7 +87,7 @@ def known_ids(connection: sa.Connection, ids: Iterable[int]) -> set[int]:
                .scalars())
 
 
-def lawyer_rows(connection: sa.Connection) -> list[Mapping[str, Any]]:
+def lawyer_rows(connection: sa.Connection) -> list[Mapping[Any, Any]]:
     return list(connection.execute(sa.select(lawyers).order_by(lawyers.c.id)).mappings())
 
 
@@ -115,7 +115,7 @@ def add_conflict(connection: sa.Connection, lawyer: int, party: str) -> bool:
     return True
 
 
-def leaves_of(connection: sa.Connection, lawyer: int) -> list[Mapping[str, Any]]:
+def leaves_of(connection: sa.Connection, lawyer: int) -> list[Mapping[Any, Any]]:
     query = (sa.select(lawyer_leaves.c.start_on, lawyer_leaves.c.end_on)
              .where(lawyer_leaves.c.lawyer_id == lawyer).order_by(lawyer_leaves.c.start_on))
     return list(connection.execute(query).mappings())
@@ -130,7 +130,7 @@ def conflicts_of(connection: sa.Connection, lawyer: int) -> list[str]:
 # -- what the policy reads ---------------------------------------------------------------------
 
 
-def _pool_lawyer(row: Mapping[str, Any], leaves: Iterable[Leave],
+def _pool_lawyer(row: Mapping[Any, Any], leaves: Iterable[Leave],
                  conflicts: Iterable[str]) -> PoolLawyer:
     return PoolLawyer(
         id=row["id"], name=row["name"], firm=row["firm"], areas=tuple(row["areas"]),
@@ -139,43 +139,64 @@ def _pool_lawyer(row: Mapping[str, Any], leaves: Iterable[Leave],
         last_assigned_on=row["last_assigned_on"], turn=row["last_offer_id"])
 
 
+# built once, like the repository's: each is compiled once and found in SQLAlchemy's cache
+_LAWYERS = sa.select(lawyers).order_by(lawyers.c.id)
+_LEAVES_FROM = sa.select(lawyer_leaves.c.lawyer_id, lawyer_leaves.c.start_on,
+                         lawyer_leaves.c.end_on).where(lawyer_leaves.c.end_on >= sa.bindparam("on"))
+_CONFLICTS = sa.select(lawyer_conflicts.c.lawyer_id, lawyer_conflicts.c.party_key)
+_EXCLUDED = sa.select(lawyer_offers.c.case_id, lawyer_offers.c.lawyer_id).where(
+    lawyer_offers.c.case_id.in_(sa.bindparam("ids", expanding=True)),
+    lawyer_offers.c.outcome.in_(EXCLUDING))
+
+
 def pool(connection: sa.Connection, on: date) -> list[PoolLawyer]:
     """Every lawyer of the pool, with the leave that has not ended by ``on``."""
     leaves: dict[int, list[Leave]] = defaultdict(list)
-    for r in connection.execute(sa.select(lawyer_leaves).where(lawyer_leaves.c.end_on >= on)):
+    for r in connection.execute(_LEAVES_FROM, {"on": on}):
         leaves[r.lawyer_id].append(Leave(r.start_on, r.end_on))
     conflicts: dict[int, list[str]] = defaultdict(list)
-    for r in connection.execute(sa.select(lawyer_conflicts.c.lawyer_id,
-                                          lawyer_conflicts.c.party_key)):
+    for r in connection.execute(_CONFLICTS):
         conflicts[r.lawyer_id].append(r.party_key)
     return [_pool_lawyer(row, leaves[row["id"]], conflicts[row["id"]])
-            for row in lawyer_rows(connection)]
+            for row in connection.execute(_LAWYERS).mappings()]
 
 
-def pool_lawyer(connection: sa.Connection, lawyer: int, on: date) -> PoolLawyer | None:
-    """One lawyer as the policy sees them on ``on``, their row locked until the transaction
-    ends (two assignments at once cannot both take a lawyer's last place), or None."""
-    row = connection.execute(sa.select(lawyers).where(lawyers.c.id == lawyer)
-                             .with_for_update()).mappings().one_or_none()
+_GATE = (
+    sa.select(
+        lawyers,
+        sa.exists().where(lawyer_leaves.c.lawyer_id == lawyers.c.id,
+                          lawyer_leaves.c.start_on <= sa.bindparam("on"),
+                          lawyer_leaves.c.end_on >= sa.bindparam("on")).label("on_leave"),
+        sa.exists().where(lawyer_conflicts.c.lawyer_id == lawyers.c.id,
+                          lawyer_conflicts.c.party_key.in_(
+                              sa.bindparam("parties", expanding=True))).label("conflicted"),
+        sa.exists().where(lawyer_offers.c.lawyer_id == lawyers.c.id,
+                          lawyer_offers.c.case_id == sa.bindparam("case_id"),
+                          lawyer_offers.c.outcome.in_(EXCLUDING)).label("declined"))
+    .where(lawyers.c.id == sa.bindparam("id"))
+    .with_for_update(of=lawyers)
+)
+
+
+def gate_lawyer(connection: sa.Connection, lawyer: int, *, case_id: int, on: date,
+                parties: frozenset[str]) -> tuple[PoolLawyer, bool] | None:
+    """One lawyer as the gates see them for one case on ``on``, in one statement: their row
+    (locked until the transaction ends, so two assignments at once cannot both take their last
+    place), their leave that day, their conflicts among the case's ``parties`` and whether they
+    declined the case or were replaced on it (the bool). None when not in the pool."""
+    row = connection.execute(_GATE, {"id": lawyer, "on": on, "parties": sorted(parties),
+                                     "case_id": case_id}).mappings().one_or_none()
     if row is None:
         return None
-    leaves = [Leave(r.start_on, r.end_on) for r in connection.execute(
-        sa.select(lawyer_leaves.c.start_on, lawyer_leaves.c.end_on).where(
-            lawyer_leaves.c.lawyer_id == lawyer, lawyer_leaves.c.start_on <= on,
-            lawyer_leaves.c.end_on >= on))]
-    conflicts = connection.execute(sa.select(lawyer_conflicts.c.party_key).where(
-        lawyer_conflicts.c.lawyer_id == lawyer)).scalars()
-    return _pool_lawyer(row, leaves, conflicts)
+    leaves = [Leave(on, on)] if row["on_leave"] else []
+    return _pool_lawyer(row, leaves, parties if row["conflicted"] else ()), bool(row["declined"])
 
 
 def excluded(connection: sa.Connection, case_ids: Sequence[int]) -> dict[int, set[int]]:
     """Per case, the lawyers who declined it or were replaced on it."""
     found: dict[int, set[int]] = defaultdict(set)
     for start in range(0, len(case_ids), 500):
-        query = sa.select(lawyer_offers.c.case_id, lawyer_offers.c.lawyer_id).where(
-            lawyer_offers.c.case_id.in_(case_ids[start:start + 500]),
-            lawyer_offers.c.outcome.in_(EXCLUDING))
-        for r in connection.execute(query):
+        for r in connection.execute(_EXCLUDED, {"ids": list(case_ids[start:start + 500])}):
             found[r.case_id].add(r.lawyer_id)
     return found
 
@@ -188,9 +209,21 @@ _OPEN_OFFER = (sa.select(lawyer_offers.c.id, lawyer_offers.c.lawyer_id)
                .order_by(lawyer_offers.c.id.desc()).limit(1))
 
 
+_LOAD = sa.update(lawyers).where(lawyers.c.id == sa.bindparam("b_id")).values(
+    open_cases=lawyers.c.open_cases + sa.bindparam("by"))
+_INSERT_OFFER = sa.insert(lawyer_offers).returning(lawyer_offers.c.id)
+# an assignment recorded late (dated before the lawyer's latest) keeps the latest date
+_OFFERED = sa.update(lawyers).where(lawyers.c.id == sa.bindparam("b_id")).values(
+    open_cases=lawyers.c.open_cases + 1,
+    last_assigned_on=sa.case((sa.or_(lawyers.c.last_assigned_on.is_(None),
+                                     lawyers.c.last_assigned_on < sa.bindparam("on")),
+                              sa.bindparam("on")), else_=lawyers.c.last_assigned_on),
+    last_offer_id=sa.bindparam("offer"))
+_UPDATE_OFFER = sa.update(lawyer_offers).where(lawyer_offers.c.id == sa.bindparam("b_id"))
+
+
 def _load(connection: sa.Connection, lawyer: int, by: int) -> None:
-    connection.execute(sa.update(lawyers).where(lawyers.c.id == lawyer)
-                       .values(open_cases=lawyers.c.open_cases + by))
+    connection.execute(_LOAD, {"b_id": lawyer, "by": by})
 
 
 def _settle(connection: sa.Connection, case_id: int, event: Mapping[str, Any],
@@ -206,22 +239,16 @@ def _settle(connection: sa.Connection, case_id: int, event: Mapping[str, Any],
     if release:
         values["released_on"] = event["on"]
         _load(connection, offer.lawyer_id, -1)
-    connection.execute(sa.update(lawyer_offers).where(lawyer_offers.c.id == offer.id)
-                       .values(**values))
+    connection.execute(_UPDATE_OFFER, {"b_id": offer.id, **values})
 
 
 def _offer(connection: sa.Connection, case_id: int, lawyer: int, on: date,
            recorded_at: datetime) -> None:
-    offer = int(connection.execute(sa.insert(lawyer_offers).returning(lawyer_offers.c.id), {
+    offer = int(connection.execute(_INSERT_OFFER, {
         "lawyer_id": lawyer, "case_id": case_id, "offered_on": on, "outcome": Outcome.OFFERED,
         "outcome_on": None, "reason": None, "released_on": None, "recorded_at": recorded_at,
     }).scalar_one())
-    # an assignment recorded late (dated before the lawyer's latest) keeps the latest date
-    latest = sa.case((sa.or_(lawyers.c.last_assigned_on.is_(None),
-                             lawyers.c.last_assigned_on < on), on),
-                     else_=lawyers.c.last_assigned_on)
-    connection.execute(sa.update(lawyers).where(lawyers.c.id == lawyer).values(
-        open_cases=lawyers.c.open_cases + 1, last_assigned_on=latest, last_offer_id=offer))
+    connection.execute(_OFFERED, {"b_id": lawyer, "on": on, "offer": offer})
 
 
 def _reopen(connection: sa.Connection, case_id: int) -> None:

@@ -18,6 +18,7 @@ and rotation current as it goes, so that equal lawyers share the work evenly.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -136,8 +137,12 @@ def gates(lawyer: PoolLawyer, need: CaseNeed) -> tuple[Gate, ...]:
     return tuple(failed)
 
 
-def _rank_key(lawyer: PoolLawyer, need: CaseNeed) -> tuple[date, int, int, int, int]:
-    specialist = 0 if need.matter is not None and lawyer.areas[:1] == (need.matter,) else 1
+RankKey = tuple[date, int, int, int, int]
+ALTERNATIVES = 3  # the ranked others a choice names
+
+
+def _rank_key(lawyer: PoolLawyer, matter: str | None) -> RankKey:
+    specialist = 0 if matter is not None and lawyer.areas[:1] == (matter,) else 1
     return (lawyer.last_assigned_on or date.min, lawyer.turn, lawyer.load, specialist,
             lawyer.id)
 
@@ -180,14 +185,14 @@ class NoLawyer:
         return f"no eligible lawyer among {self.pool}: " + ", ".join(parts)
 
 
-def _explain(lawyer: PoolLawyer, need: CaseNeed, eligible: int) -> tuple[str, ...]:
+def _explain(lawyer: PoolLawyer, need: CaseNeed) -> tuple[str, ...]:
     last = lawyer.last_assigned_on
     area = need.matter if need.matter is not None else "any (the case names no matter)"
     return (
         f"passes every gate: active, not on leave on {need.on.isoformat()}, practises {area}, "
         f"no conflict with the parties, never declined this case",
         "rotation 轮流指派: " + (f"last assigned {last.isoformat()}" if last else
-                              "never assigned yet") + f", the longest wait of {eligible} eligible",
+                              "never assigned yet") + ", the longest wait of those eligible",
         f"load 在办 {lawyer.load} of {lawyer.capacity}",
         "specialty 专长: " + (f"{need.matter} is their first area" if need.matter is not None
                             and lawyer.areas[:1] == (need.matter,) else
@@ -195,8 +200,13 @@ def _explain(lawyer: PoolLawyer, need: CaseNeed, eligible: int) -> tuple[str, ..
     )
 
 
-def choose(pool: Sequence[PoolLawyer], need: CaseNeed, *, alternatives: int = 3
-           ) -> Choice | NoLawyer:
+def _choice(need: CaseNeed, ranked: Sequence[PoolLawyer]) -> Choice:
+    first, *others = ranked
+    return Choice(need.ref, first, _explain(first, need),
+                  tuple(Ranked(o, _explain(o, need)[1:]) for o in others[:ALTERNATIVES]))
+
+
+def choose(pool: Sequence[PoolLawyer], need: CaseNeed) -> Choice | NoLawyer:
     """The lawyer for ``need``: the first of the ranking among those who pass every gate."""
     kept_out: Counter[Gate] = Counter()
     eligible: list[PoolLawyer] = []
@@ -208,12 +218,8 @@ def choose(pool: Sequence[PoolLawyer], need: CaseNeed, *, alternatives: int = 3
     if not eligible:
         ordered = {g: kept_out[g] for g in Gate if kept_out[g]}
         return NoLawyer(need.ref, ordered, len(pool))
-    eligible.sort(key=lambda lawyer: _rank_key(lawyer, need))
-    first, *others = eligible
-    return Choice(
-        need.ref, first, _explain(first, need, len(eligible)),
-        tuple(Ranked(o, _explain(o, need, len(eligible))[1:]) for o in others[:alternatives]),
-    )
+    eligible.sort(key=lambda lawyer: _rank_key(lawyer, need.matter))
+    return _choice(need, eligible)
 
 
 def not_in_pool(named: str) -> LawyerNotEligible:
@@ -240,17 +246,70 @@ def assigned(lawyer: PoolLawyer, on: date, turn: int) -> PoolLawyer:
     return replace(lawyer, load=lawyer.load + 1, last_assigned_on=on, turn=turn)
 
 
-def plan(pool: Sequence[PoolLawyer], needs: Sequence[CaseNeed], *, first_turn: int = 1
-         ) -> list[Choice | NoLawyer]:
+def _available(lawyer: PoolLawyer, on: date, matter: str | None) -> bool:
+    """The gates that do not depend on the case's parties or history: active, not on leave,
+    practises the matter, below capacity."""
+    return (lawyer.active and lawyer.load < lawyer.capacity
+            and (matter is None or matter in lawyer.areas)
+            and not any(leave.covers(on) for leave in lawyer.leaves))
+
+
+class _Rotation:
+    """The lawyers available for one (date, matter), in rank order: a heap whose entries go
+    stale when their lawyer takes a case (a newer entry is pushed with the new rank)."""
+
+    def __init__(self, lawyers: Iterable[PoolLawyer], on: date, matter: str | None) -> None:
+        self.on, self.matter = on, matter
+        self.heap = [(_rank_key(w, matter), w.turn, w.id) for w in lawyers
+                     if _available(w, on, matter)]
+        heapq.heapify(self.heap)
+
+    def offer(self, lawyer: PoolLawyer) -> None:
+        if _available(lawyer, self.on, self.matter):
+            heapq.heappush(self.heap, (_rank_key(lawyer, self.matter), lawyer.turn, lawyer.id))
+
+    def ranked(self, current: Mapping[int, PoolLawyer], need: CaseNeed) -> list[PoolLawyer]:
+        """The first lawyers in rank order who pass every gate for ``need`` (the chosen one and
+        the alternatives); the others met on the way stay for later cases."""
+        passed: list[PoolLawyer] = []
+        kept: list[tuple[RankKey, int, int]] = []
+        while self.heap and len(passed) <= ALTERNATIVES:
+            entry = heapq.heappop(self.heap)
+            lawyer = current[entry[2]]
+            if lawyer.turn != entry[1] or lawyer.load >= lawyer.capacity:
+                continue  # stale, or full for the rest of the pass (loads only grow in it)
+            kept.append(entry)
+            if not (lawyer.conflicts & need.parties) and lawyer.id not in need.excluded:
+                passed.append(lawyer)
+        for entry in kept:
+            heapq.heappush(self.heap, entry)
+        return passed
+
+
+def plan(pool: Sequence[PoolLawyer], needs: Sequence[CaseNeed]) -> list[Choice | NoLawyer]:
     """Assign ``needs`` in the order given (most urgent first), one pass: each choice raises
-    its lawyer's load and sends them to the back of the rotation before the next case."""
+    its lawyer's load and sends them to the back of the rotation before the next case. The
+    result is `choose`'s for each case in turn on the pool as the earlier choices left it; the
+    lawyers available per date and matter are kept in rank order, so a case costs a few heap
+    steps rather than a look at every lawyer."""
     current = {lawyer.id: lawyer for lawyer in pool}
-    turn = max([first_turn - 1, *(lawyer.turn for lawyer in pool)])
+    turn = max((lawyer.turn for lawyer in pool), default=0)
+    rotations: dict[tuple[date, str | None], _Rotation] = {}
     results: list[Choice | NoLawyer] = []
     for need in needs:
-        result = choose(list(current.values()), need)
-        if isinstance(result, Choice):
-            turn += 1
-            current[result.lawyer.id] = assigned(result.lawyer, need.on, turn)
-        results.append(result)
+        rotation = rotations.get((need.on, need.matter))
+        if rotation is None:
+            rotation = _Rotation(current.values(), need.on, need.matter)
+            rotations[(need.on, need.matter)] = rotation
+        ranked = rotation.ranked(current, need)
+        if not ranked:  # nobody: say which gate kept each lawyer out
+            results.append(choose(list(current.values()), need))
+            continue
+        choice = _choice(need, ranked)
+        turn += 1
+        taken = assigned(choice.lawyer, need.on, turn)
+        current[taken.id] = taken
+        for other in rotations.values():
+            other.offer(taken)
+        results.append(choice)
     return results

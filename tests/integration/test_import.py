@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from lawyer_pool import pool_lawyer
 from sqlalchemy.engine import Engine
 
 from flows import importer, pool, services
@@ -26,7 +27,6 @@ from flows.importer import ImportReport
 from models import bulk
 from models.tables import cases, clock_cycles, events, ref_counters
 from states.casetypes import CASE_TYPES
-from lawyer_pool import pool_lawyer
 
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
 SYSTEM_TRIGGERS = {

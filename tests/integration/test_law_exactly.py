@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from lawyer_pool import pool_lawyer
 
 from flows import importer, services
 from flows.context import Bureau
@@ -24,7 +25,6 @@ from flows.sweep import sweep
 from models.repository import StoredCase
 from states.errors import InvalidAttribute, RuleViolation, TriggerNotAllowed
 from states.lapses import LapsedFirst
-from lawyer_pool import pool_lawyer
 
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
 d = date.fromisoformat

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from lawyer_pool import pool_lawyer
 
 from flows import services
 from flows.context import Bureau
@@ -25,7 +26,6 @@ from models import repository
 from models.errors import CaseNotFound, Conflict
 from models.repository import StoredCase
 from models.tables import metadata
-from lawyer_pool import pool_lawyer
 from states.errors import (
     ActorNotAllowed,
     ClockRuleViolation,

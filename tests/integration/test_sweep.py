@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from lawyer_pool import pool_lawyer
 from sqlalchemy.engine import Engine
 
 import flows.sweep as sweep_module
@@ -40,7 +41,6 @@ from states.calendar import default_calendar
 from states.casetypes import CASE_TYPES
 from states.errors import InvalidInput
 from states.escalation import RECIPIENTS, Rung
-from lawyer_pool import pool_lawyer
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LAPSE_CLOCKS = {"acceptance_review", "materials"}  # plus reconsideration's supplement

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from lawyer_pool import pool_lawyer
 
 from flows import services
 from flows.context import Bureau
@@ -20,7 +21,6 @@ from models.chain import event_hash_fields, link
 from models.errors import CaseNotFound
 from models.tables import cases, events
 from states.errors import RuleViolation
-from lawyer_pool import pool_lawyer
 
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
 
