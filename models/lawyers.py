@@ -203,10 +203,14 @@ def excluded(connection: sa.Connection, case_ids: Sequence[int]) -> dict[int, se
 
 # -- what an event does to the offers ----------------------------------------------------------
 
-_OPEN_OFFER = (sa.select(lawyer_offers.c.id, lawyer_offers.c.lawyer_id)
-               .where(lawyer_offers.c.case_id == sa.bindparam("case_id"),
-                      lawyer_offers.c.released_on.is_(None))
-               .order_by(lawyer_offers.c.id.desc()).limit(1))
+# the case's offer still held (at most one: `assign` only fires on a case no lawyer holds)
+_SETTLE = (
+    sa.update(lawyer_offers)
+    .where(lawyer_offers.c.id == sa.select(sa.func.max(lawyer_offers.c.id)).where(
+        lawyer_offers.c.case_id == sa.bindparam("b_case_id"),
+        lawyer_offers.c.released_on.is_(None)).scalar_subquery())
+    .returning(lawyer_offers.c.lawyer_id)
+)
 
 
 _LOAD = sa.update(lawyers).where(lawyers.c.id == sa.bindparam("b_id")).values(
@@ -219,7 +223,6 @@ _OFFERED = sa.update(lawyers).where(lawyers.c.id == sa.bindparam("b_id")).values
                                      lawyers.c.last_assigned_on < sa.bindparam("on")),
                               sa.bindparam("on")), else_=lawyers.c.last_assigned_on),
     last_offer_id=sa.bindparam("offer"))
-_UPDATE_OFFER = sa.update(lawyer_offers).where(lawyer_offers.c.id == sa.bindparam("b_id"))
 
 
 def _load(connection: sa.Connection, lawyer: int, by: int) -> None:
@@ -229,17 +232,15 @@ def _load(connection: sa.Connection, lawyer: int, by: int) -> None:
 def _settle(connection: sa.Connection, case_id: int, event: Mapping[str, Any],
             outcome: str | None, release: bool) -> None:
     """The case's open offer gets ``outcome`` (and the event's reason); ``release``: the
-    lawyer no longer holds the case from the event's date."""
-    offer = connection.execute(_OPEN_OFFER, {"case_id": case_id}).first()
-    if offer is None:
-        return
+    lawyer no longer holds the case from the event's date. One statement finds and settles it."""
     values: dict[str, Any] = {}
     if outcome is not None:
         values.update(outcome=outcome, outcome_on=event["on"], reason=event["reason"])
     if release:
         values["released_on"] = event["on"]
-        _load(connection, offer.lawyer_id, -1)
-    connection.execute(_UPDATE_OFFER, {"b_id": offer.id, **values})
+    lawyer = connection.execute(_SETTLE, {"b_case_id": case_id, **values}).scalar_one_or_none()
+    if lawyer is not None and release:
+        _load(connection, lawyer, -1)
 
 
 def _offer(connection: sa.Connection, case_id: int, lawyer: int, on: date,
