@@ -130,17 +130,23 @@ def conflicts_of(connection: sa.Connection, lawyer: int) -> list[str]:
 # -- what the policy reads ---------------------------------------------------------------------
 
 
-def _pool_lawyer(row: Mapping[Any, Any], leaves: Iterable[Leave],
+# what the policy reads of a lawyer's row, in `_pool_lawyer`'s order
+_POLICY_COLUMNS = [lawyers.c[name] for name in (
+    "id", "name", "firm", "areas", "capacity", "active", "open_cases", "last_assigned_on",
+    "last_offer_id")]
+
+
+def _pool_lawyer(row: Sequence[Any], leaves: Iterable[Leave],
                  conflicts: Iterable[str]) -> PoolLawyer:
-    return PoolLawyer(
-        id=row["id"], name=row["name"], firm=row["firm"], areas=tuple(row["areas"]),
-        capacity=row["capacity"], active=row["active"], leaves=tuple(leaves),
-        conflicts=frozenset(conflicts), load=row["open_cases"],
-        last_assigned_on=row["last_assigned_on"], turn=row["last_offer_id"])
+    """A lawyer from the `_POLICY_COLUMNS` of their row."""
+    id_, name, firm, areas, capacity, active, load, last_on, last_offer = row[:9]
+    return PoolLawyer(id=id_, name=name, firm=firm, areas=tuple(areas), capacity=capacity,
+                      active=active, leaves=tuple(leaves), conflicts=frozenset(conflicts),
+                      load=load, last_assigned_on=last_on, turn=last_offer)
 
 
 # built once, like the repository's: each is compiled once and found in SQLAlchemy's cache
-_LAWYERS = sa.select(lawyers).order_by(lawyers.c.id)
+_POOL = sa.select(*_POLICY_COLUMNS).order_by(lawyers.c.id)
 _LEAVES_FROM = sa.select(lawyer_leaves.c.lawyer_id, lawyer_leaves.c.start_on,
                          lawyer_leaves.c.end_on).where(lawyer_leaves.c.end_on >= sa.bindparam("on"))
 _CONFLICTS = sa.select(lawyer_conflicts.c.lawyer_id, lawyer_conflicts.c.party_key)
@@ -157,13 +163,13 @@ def pool(connection: sa.Connection, on: date) -> list[PoolLawyer]:
     conflicts: dict[int, list[str]] = defaultdict(list)
     for r in connection.execute(_CONFLICTS):
         conflicts[r.lawyer_id].append(r.party_key)
-    return [_pool_lawyer(row, leaves[row["id"]], conflicts[row["id"]])
-            for row in connection.execute(_LAWYERS).mappings()]
+    return [_pool_lawyer(row, leaves[row[0]], conflicts[row[0]])
+            for row in connection.execute(_POOL)]
 
 
 _GATE = (
     sa.select(
-        lawyers,
+        *_POLICY_COLUMNS,
         sa.exists().where(lawyer_leaves.c.lawyer_id == lawyers.c.id,
                           lawyer_leaves.c.start_on <= sa.bindparam("on"),
                           lawyer_leaves.c.end_on >= sa.bindparam("on")).label("on_leave"),
@@ -185,11 +191,11 @@ def gate_lawyer(connection: sa.Connection, lawyer: int, *, case_id: int, on: dat
     place), their leave that day, their conflicts among the case's ``parties`` and whether they
     declined the case or were replaced on it (the bool). None when not in the pool."""
     row = connection.execute(_GATE, {"id": lawyer, "on": on, "parties": sorted(parties),
-                                     "case_id": case_id}).mappings().one_or_none()
+                                     "case_id": case_id}).one_or_none()
     if row is None:
         return None
-    leaves = [Leave(on, on)] if row["on_leave"] else []
-    return _pool_lawyer(row, leaves, parties if row["conflicted"] else ()), bool(row["declined"])
+    leaves = [Leave(on, on)] if row.on_leave else []
+    return _pool_lawyer(row, leaves, parties if row.conflicted else ()), bool(row.declined)
 
 
 def excluded(connection: sa.Connection, case_ids: Sequence[int]) -> dict[int, set[int]]:
