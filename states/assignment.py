@@ -31,7 +31,6 @@ from states.errors import RuleViolation
 class Gate(StrEnum):
     """A hard gate a lawyer failed, with the clerk's word for it (`GATE_LABELS`)."""
 
-    UNKNOWN = "not_in_pool"
     SUSPENDED = "suspended"
     ON_LEAVE = "on_leave"
     AREA = "area"
@@ -41,7 +40,6 @@ class Gate(StrEnum):
 
 
 GATE_LABELS: Mapping[Gate, str] = {
-    Gate.UNKNOWN: "not in the pool 不在律师库",
     Gate.SUSPENDED: "suspended 暂停指派",
     Gate.ON_LEAVE: "on leave 请假",
     Gate.AREA: "does not practise the matter 业务领域不符",
@@ -153,9 +151,6 @@ class Ranked:
 
     lawyer: PoolLawyer
     reasons: tuple[str, ...]
-
-    def to_json(self) -> dict[str, object]:
-        return {"lawyer": self.lawyer.id, "name": self.lawyer.name, "reasons": list(self.reasons)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,14 +6,17 @@ assignment flow is `flows.assignment` (its Prefect wrapper in `deployments.entry
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from deployments.bootstrap import Runtime
 from deployments.cli.output import UsageProblem, console, emit_json, json_option
-from deployments.cli.parsing import parse_date, parse_instant
+from deployments.cli.parsing import parse_date
 from deployments.cli.state import runtime
+from deployments.cli.sweep import PREFECT_HELP, run_flow
 
 app = typer.Typer(help="The legal-aid lawyer pool (律师库): add, list, show, leave, conflicts, "
                   "import.", no_args_is_help=True)
@@ -171,21 +174,17 @@ def assign(
     ctx: typer.Context,
     now_text: str = typer.Option(None, "--now", metavar="TIMESTAMP",
                                  help="Assign as of this instant (default: now)."),
-    prefect: bool = typer.Option(False, "--prefect",
-                                 help="Run as a tracked Prefect flow run even without a server."),
+    prefect: bool = typer.Option(False, "--prefect", help=PREFECT_HELP),
     as_json: bool = json_option(),
 ) -> None:
     """指派: give every approved legal-aid case a lawyer of the pool (a Prefect flow)."""
-    from deployments.cli.sweep import run_as_flow
 
-    rt = runtime(ctx)
-    now = parse_instant(now_text, rt.now())
-    if prefect or rt.settings.prefect_api_url:
-        report: dict[str, Any] = run_as_flow(ctx, "assign_legal_aid", now=now)
-    else:
+    def in_process(rt: Runtime, now: datetime) -> dict[str, Any]:
         from flows.assignment import assign_legal_aid
 
-        report = assign_legal_aid(rt.bureau, now, recorded_at=rt.now()).to_json()
+        return assign_legal_aid(rt.bureau, now, recorded_at=rt.now()).to_json()
+
+    report = run_flow(ctx, "assign_legal_aid", now_text, prefect, in_process)
     if as_json:
         emit_json(report)
         return
