@@ -27,7 +27,6 @@ from states.errors import InvalidAttribute, InvalidInput
 
 POOL_TYPE = "legal_aid"  # the case type whose `assign` takes a lawyer of the pool
 MAX_CAPACITY = 500
-AREA = "matter"  # the case attribute the lawyer's practice areas must match
 
 
 def check_gates(connection: sa.Connection, case_id: int, case_type: str,
