@@ -25,7 +25,7 @@ from states.errors import NotFound
 class LawyerNotFound(NotFound):
     code = "lawyer_not_found"
 
-    def __init__(self, lawyer: object) -> None:
+    def __init__(self, lawyer: int) -> None:
         super().__init__(f"no lawyer {lawyer!r} in the pool 律师库",
                          ["caseflow lawyer list"])
 
