@@ -30,12 +30,13 @@ from flows.context import Bureau
 from flows.pool import POOL_TYPE
 from models import lawyers as store
 from models import repository
+from models.errors import Conflict
 from models.repository import StoredCase
 from models.tables import cases, clock_cycles
 from states.assignment import CaseNeed, Choice, NoLawyer, PoolLawyer, choose, need_of, plan
 from states.calendar import legal_date
 from states.clocks import CycleStatus
-from states.errors import CaseflowError, RuleViolation
+from states.errors import CaseflowError, RuleViolation, TriggerNotAllowed
 from states.lapses import LapsedFirst
 
 CLOCK = "assignment"
@@ -64,10 +65,11 @@ class AssignmentReport:
     now: datetime
     assigned: list[dict[str, Any]] = field(default_factory=list)
     unassigned: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)  # no longer waiting
 
     def to_json(self) -> dict[str, Any]:
         return {"now": self.now.isoformat(), "assigned": self.assigned,
-                "unassigned": self.unassigned}
+                "unassigned": self.unassigned, "skipped": self.skipped}
 
 
 def gather(bureau: Bureau, now: datetime) -> Gathered:
@@ -111,7 +113,11 @@ def apply(bureau: Bureau, gathered: Gathered, decisions: Sequence[Choice | NoLaw
                         attrs={"lawyer": str(choice.lawyer.id)},
                         reason="; ".join(choice.reasons), by=SYSTEM_BY,
                         now=recorded_at or now, by_system=True)
-                except CaseflowError as error:  # the case or the pool moved on meanwhile
+                except (TriggerNotAllowed, Conflict) as moved:
+                    # a clerk (or another run) acted on the case since it was gathered
+                    report.skipped.append({"ref": choice.ref, "reason": moved.message})
+                    continue
+                except CaseflowError as error:  # the pool changed: the gate refused
                     report.unassigned.append({"ref": choice.ref, "reason": error.message,
                                               "gates": {}})
                     continue

@@ -195,3 +195,5 @@ def assign(
                    f"({item['reasons'][1]})")
     for item in report["unassigned"]:
         typer.echo(f"  unassigned {item['ref']}: {item['reason']}")
+    for item in report.get("skipped", []):
+        typer.echo(f"  skipped    {item['ref']}: {item['reason']}")

@@ -17,7 +17,7 @@ from flows.context import Bureau
 from flows.sweep import sweep
 from models.lawyers import NewLawyer
 from models.tables import metadata
-from states.assignment import LawyerNotEligible
+from states.assignment import Choice, LawyerNotEligible
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -184,3 +184,31 @@ def test_quality_supervision_is_counted_for_the_lawyer_holding_the_case(
     early = pool.assignment_report(bureau, date(2024, 9, 1), date(2024, 10, 8))
     assert [r["hearings_attended"] for r in early["lawyers"]] == [1, 0]
     assert early["lawyers"][0]["open_load"] == 1
+
+
+def test_a_case_assigned_by_hand_meanwhile_is_skipped_and_the_pool_change_refused(
+    bureau: Bureau
+) -> None:
+    from flows import assignment
+
+    first, second = add(bureau, NewLawyer("甲", "甲所", ("criminal",), 5),
+                        NewLawyer("乙", "乙所", ("criminal",), 5))
+    notified(bureau, "LA-1", "2024-09-10")
+    notified(bureau, "LA-2", "2024-09-10")
+    now = at("2024-09-10", 15)
+    gathered = assignment.gather(bureau, now)
+    decisions = assignment.decide(gathered)
+    assert [(d.ref, d.lawyer.id) for d in decisions if isinstance(d, Choice)] == [
+        ("LA-1", first), ("LA-2", second)]
+    # between the run's gathering and its writing: a clerk assigns LA-1 by hand, and 乙, whom
+    # the run chose for LA-2, is suspended
+    go(bureau, "LA-1", "assign", "2024-09-10", attrs={"lawyer": str(first)})
+    pool.set_active(bureau, second, False)
+    report = assignment.apply(bureau, gathered, decisions, now=now).to_json()
+    assert report["assigned"] == []
+    assert [x["ref"] for x in report["skipped"]] == ["LA-1"]
+    assert "not allowed in state 'assigned'" in report["skipped"][0]["reason"]
+    assert [x["ref"] for x in report["unassigned"]] == ["LA-2"]
+    assert "suspended" in report["unassigned"][0]["reason"]
+    assert services.get_case(bureau, "LA-2").case.state == "approved"
+    assert [d["load"] for d in pool.list_lawyers(bureau)] == [1, 0]
