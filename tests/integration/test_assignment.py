@@ -212,3 +212,32 @@ def test_a_case_assigned_by_hand_meanwhile_is_skipped_and_the_pool_change_refuse
     assert "suspended" in report["unassigned"][0]["reason"]
     assert services.get_case(bureau, "LA-2").case.state == "approved"
     assert [d["load"] for d in pool.list_lawyers(bureau)] == [1, 0]
+
+
+def test_two_clerks_cannot_both_take_a_lawyers_last_place(bureau: Bureau) -> None:
+    """Two assignments at once to a lawyer with one place left: the lawyer's row is locked by
+    the gate (PostgreSQL) or the writers queue (SQLite); the second sees the first's case."""
+    import threading
+
+    (lawyer,) = add(bureau, NewLawyer("甲", "甲所", ("criminal",), 1))
+    notified(bureau, "LA-1", "2024-09-10")
+    notified(bureau, "LA-2", "2024-09-10")
+    start = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def assign(ref: str) -> None:
+        start.wait()
+        try:
+            go(bureau, ref, "assign", "2024-09-10", attrs={"lawyer": str(lawyer)})
+            outcomes[ref] = "assigned"
+        except LawyerNotEligible as refused:
+            outcomes[ref] = refused.message
+
+    threads = [threading.Thread(target=assign, args=(ref,)) for ref in ("LA-1", "LA-2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes.values())[0] == "assigned"
+    assert "at capacity" in sorted(outcomes.values())[1]
+    assert [d["load"] for d in pool.list_lawyers(bureau)] == [1]
