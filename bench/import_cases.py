@@ -23,14 +23,16 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from flows import importer, services
+from flows import importer, pool, services
 from flows.context import Bureau
 from models.engine import create_engine
+from models.lawyers import NewLawyer
 from models.schema import upgrade
 from states.calendar import WorkCalendar, default_calendar
 from states.casetypes import CASE_TYPES
 
 GOAL_SECONDS = 60.0
+LAWYERS = 80  # the pool the legal-aid records name
 NOW = datetime(2025, 3, 1, 1, 0, tzinfo=UTC)
 FIRST, LAST = date(2024, 1, 2), date(2024, 12, 31)
 
@@ -62,7 +64,7 @@ def _rc_rejected(r: random.Random) -> list[Step]:
 
 
 def _la_application(r: random.Random) -> list[Step]:
-    return [("approve", {}, r.randint(1, 6)), ("assign", {"lawyer": f"L{r.randint(1, 80)}"}, 2),
+    return [("approve", {}, r.randint(1, 6)), ("assign", {"lawyer": str(r.randint(1, LAWYERS))}, 2),
             ("engage", {}, r.randint(1, 4)), ("conclude", {"outcome": "judgment"},
                                                 r.randint(20, 90)),
             ("receive_closing_materials", {}, 8), ("close", {}, 2)]
@@ -70,7 +72,7 @@ def _la_application(r: random.Random) -> list[Step]:
 
 def _la_materials(r: random.Random) -> list[Step]:
     return [("request_materials", {}, r.randint(1, 3)), ("receive_materials", {}, 6),
-            ("approve", {}, r.randint(1, 3)), ("assign", {"lawyer": f"L{r.randint(1, 80)}"}, 1)]
+            ("approve", {}, r.randint(1, 3)), ("assign", {"lawyer": str(r.randint(1, LAWYERS))}, 1)]
 
 
 def _la_denied(r: random.Random) -> list[Step]:
@@ -165,6 +167,9 @@ def main() -> int:
         engine = create_engine(f"sqlite:///{db}")
         upgrade(engine)
         bureau = Bureau(engine, CASE_TYPES, default_calendar())
+        # the pool the records' assignments name (an import names lawyers of the pool)
+        pool.add_lawyers(bureau, [NewLawyer(f"律师{i:02d}", "律所", ("civil",), 10)
+                                  for i in range(1, LAWYERS + 1)], now=NOW)
         workers = args.workers or importer.default_workers(args.cases)
         began, cpu = time.perf_counter(), _cpu_seconds()
         report = importer.import_file(bureau, source, now=NOW, by="bench", workers=workers)

@@ -235,3 +235,38 @@ def verify_chains() -> dict[str, Any]:
     create_markdown_artifact(markdown=summary.markdown(), key=VERIFY_ARTIFACT_KEY,
                              description="审计 hash chains of every case")
     return doc
+
+
+ASSIGNMENT_ARTIFACT_KEY = "legal-aid-assignment"
+
+
+@flow(name="assign-legal-aid", description="指派: give every approved legal-aid case a lawyer "
+      "of the pool, most urgent assignment clock first; report the cases no lawyer can take.")
+def assign_legal_aid(now: datetime | None = None) -> dict[str, Any]:
+    """One assignment pass at ``now`` (default: the real clock) on the bureau of the
+    environment; its phases run as tasks (gather -> decide -> apply)."""
+    from flows import assignment
+
+    phases = assignment.Phases(
+        gather=_phase_task(assignment.gather, "gather"),
+        decide=_phase_task(assignment.decide, "decide", retried=False),  # pure
+        apply=_phase_task(assignment.apply, "apply"),
+    )
+    runtime = bootstrap()
+    try:
+        report = assignment.assign_legal_aid(runtime.bureau, now or runtime.now(),
+                                             recorded_at=runtime.now(), phases=phases).to_json()
+    finally:
+        runtime.close()
+    get_run_logger().info("assignment at %s: %d assigned, %d without a lawyer", report["now"],
+                          len(report["assigned"]), len(report["unassigned"]))
+    lines = [f"# 指派 assignment at {report['now']}", "",
+             f"{len(report['assigned'])} assigned, {len(report['unassigned'])} without a lawyer"]
+    lines += _table("Assigned", ["case", "lawyer", "why"],
+                    [[x["ref"], f"{x['lawyer']} {x['name']}", x["reasons"][1]]
+                     for x in report["assigned"]])
+    lines += _table("Without a lawyer", ["case", "reason"],
+                    [[x["ref"], x["reason"]] for x in report["unassigned"]])
+    create_markdown_artifact(markdown="\n".join(lines) + "\n", key=ASSIGNMENT_ARTIFACT_KEY,
+                             description=f"指派 assignment at {report['now']}")
+    return report

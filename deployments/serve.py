@@ -10,7 +10,8 @@ entrypoint by module, not by a file relative to the current folder.
 
 The sweep runs every 15 minutes and at 00:05 Asia/Shanghai (just after midnight, when
 yesterday's limits have lapsed); delivery runs every minute; every case's hash chain is
-verified nightly at 02:30 (`verify-chains`, its result an artifact). Prefect's temporary
+verified nightly at 02:30 (`verify-chains`, its result an artifact); approved legal-aid cases
+are given a lawyer every 15 minutes (`assign-legal-aid`). Prefect's temporary
 local server has no scheduler, so this needs a real one (`prefect server start`). Several
 machines may serve at once: sweeps and deliveries are safe to run in parallel (unique keys per
 rung and alert, claims with SKIP LOCKED).
@@ -24,6 +25,8 @@ SHANGHAI = "Asia/Shanghai"
 SWEEP_CRONS = ("*/15 * * * *", "5 0 * * *")
 DELIVERY_CRON = "* * * * *"
 VERIFY_CRON = "30 2 * * *"  # every night at 02:30, when nobody is recording
+# 指派 within 3 days of the grant (法律援助法 第四十三条): a pass every quarter of an hour
+ASSIGN_CRON = "*/15 * * * *"
 
 
 def deployments() -> list[Any]:
@@ -46,6 +49,10 @@ def deployments() -> list[Any]:
         ),
         entrypoints.verify_chains.to_deployment(
             name="verify-chains", schedules=[Cron(VERIFY_CRON, timezone=SHANGHAI)],
+            entrypoint_type=by_module,
+        ),
+        entrypoints.assign_legal_aid.to_deployment(
+            name="assign-legal-aid", schedules=[Cron(ASSIGN_CRON, timezone=SHANGHAI)],
             entrypoint_type=by_module,
         ),
         # no schedule: a report is run when it is due (`--param start=… --param end=…`)

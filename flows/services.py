@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
 
+from flows import pool
 from flows.context import Bureau
 from models import repository
 from models import verify as verification
@@ -207,7 +208,11 @@ def _judge_and_write(
     except LapsedFirst as refusal:
         _append_all(uow, stored, refusal.lapses, now)
         raise
-    return _append_all(uow, stored, events, now)
+    # the lawyer `assign` names must be one the pool's gates let take this case (指派)
+    pool.check_gates(uow.connection, stored.id, case_type.name, events)
+    after = _append_all(uow, stored, events, now)
+    pool.record(uow.connection, stored.id, case_type.name, events, now)
+    return after
 
 
 def _append_all(

@@ -205,3 +205,86 @@ class AlertRow(SQLModel, table=True):
 
 escalations = EscalationRow.__table__  # type: ignore[attr-defined]
 alerts = AlertRow.__table__  # type: ignore[attr-defined]
+
+
+class LawyerRow(SQLModel, table=True):
+    """A lawyer of the legal-aid pool (法律援助律师库).
+
+    ``open_cases``, ``last_assigned_on`` and ``last_offer_id`` summarise the lawyer's offers
+    (`LawyerOfferRow`) for the policy (load, place in the rotation); they are written in the
+    same transaction as the offers they summarise (`models.lawyers`)."""
+
+    __tablename__ = "lawyers"
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True,
+                                                              autoincrement=True))
+    name: str = Field(sa_column=sa.Column(sa.String(80), nullable=False))
+    firm: str = Field(sa_column=sa.Column(sa.String(120), nullable=False))
+    areas: list[str] = Field(default_factory=list, sa_column=sa.Column(JSONType, nullable=False))
+    capacity: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    active: bool = Field(sa_column=sa.Column(sa.Boolean, nullable=False))
+    open_cases: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    last_assigned_on: date | None = Field(default=None, sa_column=sa.Column(sa.Date))
+    last_offer_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    created_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+
+
+class LawyerLeaveRow(SQLModel, table=True):
+    """请假: a period in which the lawyer takes no assignment (both days included)."""
+
+    __tablename__ = "lawyer_leaves"
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True,
+                                                              autoincrement=True))
+    lawyer_id: int = Field(sa_column=sa.Column(BigId, sa.ForeignKey("lawyers.id"),
+                                               nullable=False, index=True))
+    start_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
+    end_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
+
+
+class LawyerConflictRow(SQLModel, table=True):
+    """利益冲突: a party the lawyer may not act for or against (``party_key``: the name as
+    compared, `states.assignment.party_key`)."""
+
+    __tablename__ = "lawyer_conflicts"
+    __table_args__ = (
+        sa.UniqueConstraint("lawyer_id", "party_key", name="uq_lawyer_conflicts_party"),
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True,
+                                                              autoincrement=True))
+    lawyer_id: int = Field(sa_column=sa.Column(BigId, sa.ForeignKey("lawyers.id"),
+                                               nullable=False))
+    party: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    party_key: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+
+
+class LawyerOfferRow(SQLModel, table=True):
+    """One assignment of a case to a lawyer (指派) and what became of it: ``offered`` until the
+    agreement is signed (``accepted``), or ``declined`` (with the reason) or ``replaced``;
+    ``released_on`` is the day the lawyer stopped holding the case (declined, replaced,
+    concluded, terminated), NULL while it counts in their load."""
+
+    __tablename__ = "lawyer_offers"
+    __table_args__ = (
+        sa.Index("ix_lawyer_offers_case", "case_id", "lawyer_id"),
+        sa.Index("ix_lawyer_offers_on", "offered_on"),
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True,
+                                                              autoincrement=True))
+    lawyer_id: int = Field(sa_column=sa.Column(BigId, sa.ForeignKey("lawyers.id"),
+                                               nullable=False))
+    case_id: int = Field(sa_column=sa.Column(BigId, sa.ForeignKey("cases.id"), nullable=False))
+    offered_on: date = Field(sa_column=sa.Column(sa.Date, nullable=False))
+    outcome: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
+    outcome_on: date | None = Field(default=None, sa_column=sa.Column(sa.Date))
+    reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    released_on: date | None = Field(default=None, sa_column=sa.Column(sa.Date))
+    recorded_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+
+
+lawyers = LawyerRow.__table__  # type: ignore[attr-defined]
+lawyer_leaves = LawyerLeaveRow.__table__  # type: ignore[attr-defined]
+lawyer_conflicts = LawyerConflictRow.__table__  # type: ignore[attr-defined]
+lawyer_offers = LawyerOfferRow.__table__  # type: ignore[attr-defined]

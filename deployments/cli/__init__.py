@@ -11,7 +11,18 @@ import sys
 import typer
 
 from deployments.bootstrap import bootstrap
-from deployments.cli import alerts, audit, calendar, cases, db, demo, reports, sweep, types
+from deployments.cli import (
+    alerts,
+    audit,
+    calendar,
+    cases,
+    db,
+    demo,
+    lawyers,
+    reports,
+    sweep,
+    types,
+)
 from deployments.cli.output import fail, fail_usage
 from states.errors import CaseflowError
 
@@ -30,6 +41,8 @@ app.add_typer(alerts.app, name="alerts")
 app.command("demo")(demo.demo)
 app.add_typer(reports.app, name="report")
 app.add_typer(audit.app, name="audit")
+app.add_typer(lawyers.app, name="lawyer")
+app.command("assign")(lawyers.assign)
 
 
 @app.callback()

@@ -16,7 +16,7 @@ from deployments.cli.output import UsageProblem, console, emit_json, json_option
 from deployments.cli.parsing import parse_date
 from deployments.cli.state import runtime
 
-app = typer.Typer(help="Reports (报表): the closure report.", no_args_is_help=True)
+app = typer.Typer(help="Reports (报表): closure rates, lawyer assignments.", no_args_is_help=True)
 
 # (key, heading) of the figures a person reads, in the order of DESIGN §7
 COLUMNS = (
@@ -102,3 +102,38 @@ def closure(
     # programs read stdout; where the files went is for people
     for note in notes:
         (sys.stderr if as_json or as_csv else sys.stdout).write(note + "\n")
+
+
+@app.command("assignments")
+def assignments(
+    ctx: typer.Context,
+    start_text: str = typer.Option(..., "--from", metavar="DATE", help="First day (YYYY-MM-DD)."),
+    end_text: str = typer.Option(..., "--to", metavar="DATE", help="Last day, included."),
+    as_json: bool = json_option(),
+) -> None:
+    """指派情况: per lawyer the offers, accepted, declined, open load and quality supervision;
+    the spread of offers (max − min)."""
+    from rich.table import Table
+
+    from flows.pool import assignment_report
+
+    start, end = parse_date(start_text, "--from"), parse_date(end_text, "--to")
+    doc = assignment_report(runtime(ctx, reading=True).bureau, start, end)
+    if as_json:
+        emit_json(doc)
+        return
+    table = Table("id", "name 姓名", "firm 律所", "offers 指派", "accepted 接受",
+                  "declined 拒绝", "replaced 更换", "open 在办", "hearings 旁听",
+                  "reviewed 评查 优/良/中/差", "complaints 投诉",
+                  title=f"指派情况 assignments {doc['from']} .. {doc['to']}")
+    for row in doc["lawyers"]:
+        table.add_row(str(row["id"]), row["name"], row["firm"], str(row["offers"]),
+                      str(row["accepted"]), str(row["declined"]), str(row["replaced"]),
+                      str(row["open_load"]), str(row["hearings_attended"]),
+                      f"{row['files_reviewed']} ("
+                      + "/".join(str(n) for n in row["ratings"].values()) + ")",
+                      str(row["complaints"]))
+    screen = console()
+    screen.print(table)
+    screen.print(f"offers among active lawyers: max {doc['offers_max']}, min {doc['offers_min']}, "
+                 f"max − min {doc['max_minus_min']}")

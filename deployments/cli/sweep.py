@@ -10,10 +10,13 @@ the run (`deployments.entrypoints`), from the same settings as this command.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import typer
 
+from deployments.bootstrap import Runtime
 from deployments.cli.output import emit_json, json_option
 from deployments.cli.parsing import parse_instant
 from deployments.cli.state import runtime
@@ -40,24 +43,37 @@ def run_as_flow(ctx: typer.Context, flow_name: str, **parameters: Any) -> Any:
     return getattr(entrypoints, flow_name)(**parameters)
 
 
+PREFECT_HELP = "Run as a tracked Prefect flow run even without a server."
+
+
+def run_flow(ctx: typer.Context, flow_name: str, now_text: str | None, prefect: bool,
+             in_process: Callable[[Runtime, datetime], dict[str, Any]]) -> dict[str, Any]:
+    """One run of a flow of `deployments.entrypoints` at ``--now``: a tracked Prefect flow run
+    where a Prefect API is configured or ``--prefect`` asks for one, else ``in_process``
+    (judged at ``--now``, recorded at the real time of recording)."""
+    rt = runtime(ctx)
+    now = parse_instant(now_text, rt.now())
+    if prefect or rt.settings.prefect_api_url:
+        report: dict[str, Any] = run_as_flow(ctx, flow_name, now=now)
+        return report
+    return in_process(rt, now)
+
+
 def sweep(
     ctx: typer.Context,
     now_text: str = typer.Option(None, "--now", metavar="TIMESTAMP",
                                  help="Enforce as of this instant (default: now)."),
-    prefect: bool = typer.Option(False, "--prefect",
-                                 help="Run as a tracked Prefect flow run even without a server."),
+    prefect: bool = typer.Option(False, "--prefect", help=PREFECT_HELP),
     as_json: bool = json_option(),
 ) -> None:
     """Apply lapse effects, record escalations and queue alerts, once (a Prefect flow)."""
-    rt = runtime(ctx)
-    now = parse_instant(now_text, rt.now())
-    if prefect or rt.settings.prefect_api_url:
-        report: dict[str, Any] = run_as_flow(ctx, "deadline_sweep", now=now)
-    else:
+
+    def in_process(rt: Runtime, now: datetime) -> dict[str, Any]:
         from flows.sweep import sweep as run_sweep
 
-        # judged at --now, recorded at the real time of recording
-        report = run_sweep(rt.bureau, now, recorded_at=rt.now()).to_json()
+        return run_sweep(rt.bureau, now, recorded_at=rt.now()).to_json()
+
+    report = run_flow(ctx, "deadline_sweep", now_text, prefect, in_process)
     if as_json:
         emit_json(report)
         return

@@ -43,6 +43,17 @@ DECISIONS = (("maintain", 50), ("reject_claim", 12), ("revoke", 12), ("confirm_i
              ("change", 6), ("order_performance", 8), ("confirm_invalid", 2))
 NOTIFIERS = ("区人民法院", "区人民检察院", "区公安分局")
 MATTERS = ("civil", "labor", "family", "administrative", "criminal")
+# the bureau's pool of legal-aid lawyers (律师库): 60 lawyers of 12 firms, each with a specialty
+# and a second area, and every one taking criminal defence (通知辅助, over half the cases)
+FIRMS = tuple(f"{town}律师事务所" for town in ("东城", "西城", "南湖", "北岭", "江滨", "山河",
+                                              "明德", "正源", "信达", "同心", "公信", "安和"))
+LAWYERS = tuple(
+    (f"律师{i:02d}", FIRMS[i % len(FIRMS)],
+     tuple(dict.fromkeys((MATTERS[i % 5], MATTERS[(i + 1) % 5], "criminal"))), 80)
+    for i in range(1, 61))
+# leave (请假) around the Spring Festival, and conflicts of interest, so that the gates show
+LEAVES = ((7, date(2024, 2, 5), date(2024, 2, 23)), (23, date(2024, 4, 1), date(2024, 4, 12)))
+CONFLICTS = ((12, "区人民检察院"), (31, "区公安分局"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,13 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from flows import services
+from flows import pool, services
+from flows.assignment import assign_one
 from flows.context import Bureau
 from flows.demo.plan import OPEN, Act, Plan
+from flows.demo.planning import CONFLICTS, LAWYERS, LEAVES
 from flows.sweep import sweep
+from models.lawyers import NewLawyer
 from states.errors import CaseflowError
 
 Deliver = Callable[[datetime], Any]
@@ -49,6 +52,7 @@ def simulate(bureau: Bureau, plan: Plan, *, deliver: Deliver | None = None,
              progress: Progress | None = None) -> Simulated:
     """Run every act of ``plan`` and every sweep between them, in time order."""
     done = Simulated()
+    fill_pool(bureau, plan.acts[0].at if plan.acts else datetime.now(UTC))
     acts = plan.acts
     i = 0
     for morning in plan.sweeps:
@@ -67,9 +71,24 @@ def simulate(bureau: Bureau, plan: Plan, *, deliver: Deliver | None = None,
     return done
 
 
+def fill_pool(bureau: Bureau, at: datetime) -> None:
+    """The demo bureau's lawyer pool (律师库), with its leave and conflicts, once."""
+    if pool.list_lawyers(bureau):
+        return
+    pool.add_lawyers(bureau, [NewLawyer(name, firm, areas, capacity)
+                              for name, firm, areas, capacity in LAWYERS], now=at)
+    for lawyer, start, end in LEAVES:
+        pool.add_leave(bureau, lawyer, start, end)
+    for lawyer, party in CONFLICTS:
+        pool.add_conflict(bureau, lawyer, party)
+
+
 def _apply(bureau: Bureau, act: Act) -> None:
     try:
-        if act.trigger == OPEN:
+        if act.trigger == "assign":
+            # 指派 by the pool's policy (the plan's own draw of a lawyer is not used)
+            assign_one(bureau, act.ref, on=act.on, by=act.by, now=act.at)
+        elif act.trigger == OPEN:
             services.open_case(bureau, act.case_type, on=act.on, attrs=act.attrs, ref=act.ref,
                                by=act.by, now=act.at)
         else:

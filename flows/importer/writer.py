@@ -27,6 +27,7 @@ from typing import TypeVar
 
 import sqlalchemy as sa
 
+from flows import pool
 from flows.context import Bureau
 from flows.importer.records import RecordError
 from flows.importer.replay import Outcome
@@ -213,8 +214,11 @@ class Writer:
         errors: list[RecordError] = []
         with self.bureau.unit_of_work(write=not self.dry_run) as uow:
             stored = bulk.import_keys_of(uow.connection, [rows.ref for _, rows in chunk])
+            no_lawyer = pool.unknown_lawyers(uow.connection, chunk)  # `assign`'s gate
             for line, rows in chunk:
-                if rows.ref not in stored:
+                if line in no_lawyer:
+                    errors.append(RecordError.of(line, rows.ref, no_lawyer[line]))
+                elif rows.ref not in stored:
                     keep.append(rows)
                 elif stored[rows.ref] == rows.import_key:  # the key covers the reference
                     skipped.append(_already_imported(line, rows.ref,
@@ -223,7 +227,8 @@ class Writer:
                     errors.append(RecordError.of(line, rows.ref, _taken(rows.ref,
                                                                         stored[rows.ref])))
             if not self.dry_run and keep:
-                bulk.insert_rows(uow.connection, keep)
+                pool.record_imported(uow.connection, bulk.insert_rows(uow.connection, keep),
+                                     keep)
                 repository.advance_ref_counters(uow.connection, [r.ref for r in keep],
                                                 self.prefixes)
                 uow.commit()
@@ -235,6 +240,12 @@ class Writer:
             self.check()
             chunk = self.unnamed[: self.chunk_size]
             del self.unnamed[: self.chunk_size]
+            with self.bureau.unit_of_work(write=False) as uow:
+                no_lawyer = pool.unknown_lawyers(uow.connection, chunk)  # `assign`'s gate
+            self.report.errors.extend(RecordError.of(line, None, no_lawyer[line])
+                                      for line, _ in chunk if line in no_lawyer)
+            self.finished(len(no_lawyer))
+            chunk = [(line, rows) for line, rows in chunk if line not in no_lawyer]
             keep, skipped = self._retrying(partial(self._name_and_insert, chunk))
             self.report.skipped.extend(skipped)
             self.report.imported += len(keep)
@@ -260,7 +271,7 @@ class Writer:
                                           reserved=self.named)
                 for rows, ref in zip(group, refs, strict=True):
                     rows.ref = ref
-            bulk.insert_rows(uow.connection, keep)
+            pool.record_imported(uow.connection, bulk.insert_rows(uow.connection, keep), keep)
             uow.commit()
         return keep, skipped
 

@@ -30,6 +30,8 @@ from states.clocks import ClockSpec, Effective, Owner, on
 C, S, Y = Actor.CLERK, Actor.SUPERVISOR, Actor.SYSTEM
 LAW = "法律援助法"
 RULES = "办理法律援助案件程序规定"
+# 案卷质量评查等级 优/良/中/差, in the order a report lists them
+RATINGS = ("excellent", "good", "fair", "poor")
 
 legal_aid = CaseType(
     name="legal_aid",
@@ -109,6 +111,17 @@ legal_aid = CaseType(
                        f"{LAW} 第四十九条"),
         TransitionSpec("order_correction", ("terminated",), "in_service", S,
                        "责令改正（恢复援助）", f"{LAW} 第四十九条"),
+        # 质量监督 (法律援助法 第五十九条): the bureau watches how the lawyer
+        # serves — it attends hearings (庭审旁听), reviews the file (案卷质量评查, rated 优/良/
+        # 中/差: excellent, good, fair, poor), and hears the aided person's complaints (受援人投诉)
+        TransitionSpec("attend_hearing", ("in_service",), None, C, "庭审旁听",
+                       f"{LAW} 第五十九条"),
+        TransitionSpec("review_file", ("in_service", "concluded"), None, C, "案卷质量评查",
+                       f"{LAW} 第五十九条",
+                       attrs=(attr_choice("rating", RATINGS, "评查等级（优/良/中/差）",
+                                          required=True),)),
+        TransitionSpec("aided_complaint", ("assigned", "in_service", "concluded"), None, C,
+                       "受援人投诉", f"{LAW} 第五十五条、第五十九条", reason_required=True),
         reassign(("applied", "awaiting_materials", "approved", "assigned", "in_service",
                   "concluded")),
     ),

@@ -30,9 +30,10 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 import pytest
 import sqlalchemy as sa
 
-from flows import services
+from flows import pool, services
 from flows.context import Bureau
 from models.engine import create_engine, is_sqlite
+from models.lawyers import NewLawyer
 from models.schema import upgrade
 from states.calendar import default_calendar, legal_date
 from states.casetypes import CASE_TYPES
@@ -136,6 +137,52 @@ CORPUS: dict[str, Bad] = {
                           "procedure=simplified"),
     "lawyer missing": Bad(adv("LA-APPROVED", "assign", "--on", "2024-09-14"), RULE, "lawyer",
                           "lawyer=TEXT"),
+    # -- the lawyer pool (律师库) and assignment (指派) -------------------------------------------
+    "assign a lawyer outside the pool": Bad(adv("LA-APPROVED", "assign", "--on", "2024-09-14",
+                                                "--set", "lawyer=99"), RULE, "'99'",
+                                            "caseflow lawyer list"),
+    "assign a lawyer by name": Bad(adv("LA-APPROVED", "assign", "--on", "2024-09-14",
+                                       "--set", "lawyer=律师甲"), RULE, "律师甲",
+                                   "caseflow lawyer list"),
+    "assign a lawyer of another area": Bad(adv("LA-APPROVED", "assign", "--on", "2024-09-14",
+                                               "--set", "lawyer=2"), RULE,
+                                           "does not practise", "caseflow assign"),
+    "assign a suspended lawyer": Bad(adv("LA-APPROVED", "assign", "--on", "2024-09-14",
+                                         "--set", "lawyer=3"), RULE, "suspended"),
+    "assign a lawyer on leave": Bad(adv("LA-APPROVED", "assign", "--on", "2024-09-14",
+                                        "--set", "lawyer=4"), RULE, "on leave"),
+    "assign a conflicted lawyer": Bad(adv("LA-APPROVED", "assign", "--on", "2024-09-14",
+                                          "--set", "lawyer=5"), RULE, "conflict of interest"),
+    "show an unknown lawyer": Bad(["lawyer", "show", "77"], NOT_FOUND, "77",
+                                  "caseflow lawyer list"),
+    "show a lawyer by name": Bad(["lawyer", "show", "律师甲"], USAGE, "ID"),
+    "leave of an unknown lawyer": Bad(["lawyer", "leave", "77", "--from", "2024-10-01",
+                                       "--to", "2024-10-02"], NOT_FOUND, "77"),
+    "leave ending before it starts": Bad(["lawyer", "leave", "1", "--from", "2024-10-02",
+                                          "--to", "2024-10-01"], RULE, "2024-10-01",
+                                         "--to >= 2024-10-02"),
+    "leave with a bad date": Bad(["lawyer", "leave", "1", "--from", "2024-10-32",
+                                  "--to", "2024-11-01"], USAGE, "2024-10-32"),
+    "conflict with a blank party": Bad(["lawyer", "conflict", "add", "1", "--party", "  "],
+                                       RULE, "party"),
+    "lawyer with capacity 0": Bad(["lawyer", "add", "律师己", "--firm", "己所", "--areas",
+                                   "civil", "--capacity", "0"], RULE, "capacity",
+                                  "--capacity 1..500"),
+    "lawyer with capacity x": Bad(["lawyer", "add", "律师己", "--firm", "己所", "--areas",
+                                   "civil", "--capacity", "x"], USAGE, "capacity"),
+    "lawyer without areas": Bad(["lawyer", "add", "律师己", "--firm", "己所", "--areas", " , "],
+                                RULE, "--areas"),
+    "lawyer roster with wrong rows": Bad(
+        ["lawyer", "import", "roster.csv"], USAGE, "line 3", "name,firm,areas,capacity,active",
+        files={"roster.csv": "name,firm,areas,capacity\n律师庚,庚所,civil,5\n"
+               "律师辛,辛所,,5\n律师壬,壬所,labor,many\n".encode()}),
+    "lawyer roster without its header": Bad(
+        ["lawyer", "import", "roster.csv"], USAGE, "header",
+        files={"roster.csv": "律师庚,庚所,civil,5\n".encode()}),
+    "lawyer roster not there": Bad(["lawyer", "import", "nowhere.csv"], USAGE, "nowhere.csv"),
+    "assign with --now not a timestamp": Bad(["assign", "--now", "soon"], USAGE, "soon"),
+    "assignment report backwards": Bad(["report", "assignments", "--from", "2024-06-30",
+                                        "--to", "2024-01-01"], RULE, "--to"),
     "outcome missing (legal aid)": Bad(adv("LA-SERVICE", "conclude", "--on", "2024-10-30"),
                                        RULE, "outcome", "outcome=TEXT"),
     "outcome bogus": Bad(adv("CP-INVEST", "decide", "--on", "2024-10-10", "--set",
@@ -341,9 +388,20 @@ def populate(url: str) -> None:
         for ref in ("LA-APPLIED", "LA-MATERIALS"):
             open_("legal_aid", ref, "2024-09-02", channel="application", matter="civil")
         advance("LA-MATERIALS", "request_materials", "2024-09-03")
+        # the pool: 1 takes criminal cases; the others each fail one gate for LA-APPROVED
+        pool.add_lawyers(bureau, [
+            NewLawyer("律师甲", "甲所", ("criminal",), 100),
+            NewLawyer("律师乙", "乙所", ("civil",), 100),  # 2: another practice area
+            NewLawyer("律师丙", "丙所", ("criminal",), 100, active=False),  # 3: suspended
+            NewLawyer("律师丁", "丁所", ("criminal",), 100),  # 4: on leave
+            NewLawyer("律师戊", "戊所", ("criminal",), 100),  # 5: acts for the victim
+        ], now=now)
+        pool.add_leave(bureau, 4, date(2024, 9, 1), date(2024, 9, 30))
+        pool.add_conflict(bureau, 5, "被害人丙")
         for ref in ("LA-APPROVED", "LA-SERVICE"):
-            open_("legal_aid", ref, "2024-09-13", channel="notification", matter="criminal")
-        advance("LA-SERVICE", "assign", "2024-09-14", lawyer="L1")
+            open_("legal_aid", ref, "2024-09-13", channel="notification", matter="criminal",
+                  applicant="被告人乙", opposing_party="被害人丙")
+        advance("LA-SERVICE", "assign", "2024-09-14", lawyer="1")
         advance("LA-SERVICE", "engage", "2024-09-19")
 
         for ref in ("CP-RECEIVED", "CP-INVEST", "CP-EXTENDED"):

@@ -283,6 +283,11 @@ def test_reconsideration_lifecycle(cli, db_url):
 
 
 def test_legal_aid_lifecycles_by_application_and_by_notification(cli, db_url):
+    lawyer = ok_json(cli, db_url, "lawyer", "add", "律师甲", "--firm", "甲律师事务所",
+                     "--areas", "labor,criminal", "--capacity", "2")
+    assert lawyer == {"id": 1, "name": "律师甲", "firm": "甲律师事务所",
+                      "areas": ["labor", "criminal"], "capacity": 2}
+
     def by_application() -> str:
         doc = check_case(ok_json(cli, db_url, "case", "open", "legal_aid", "--on", "2024-09-02",
                                  "--ref", "LA-APP-1", "--set", "channel=application",
@@ -295,8 +300,8 @@ def test_legal_aid_lifecycles_by_application_and_by_notification(cli, db_url):
         assert doc["state"] == "approved"
         assert clock(doc, "review")["status"] == "met"
         assert clock(doc, "assignment")["due_on"] == "2024-09-09"  # Sun 09-08 -> Mon 09-09
-        doc = advance(cli, db_url, "LA-APP-1", "assign", "2024-09-06", "--set", "lawyer=L1")
-        assert (doc["state"], doc["attrs"]["lawyer"]) == ("assigned", "L1")
+        doc = advance(cli, db_url, "LA-APP-1", "assign", "2024-09-06", "--set", "lawyer=1")
+        assert (doc["state"], doc["attrs"]["lawyer"]) == ("assigned", "1")
         assert clock(doc, "assignment")["status"] == "met"
         assert clock(doc, "engagement")["due_on"] == "2024-09-11"
         doc = advance(cli, db_url, "LA-APP-1", "engage", "2024-09-10")
@@ -324,7 +329,7 @@ def test_legal_aid_lifecycles_by_application_and_by_notification(cli, db_url):
         assert [c["name"] for c in doc["clocks"]] == ["assignment"]  # no review: art. 36
         # 3 calendar days from Fri 09-13 end on 09-16, in 中秋 (09-15..17): moved to 09-18
         assert clock(doc, "assignment")["due_on"] == "2024-09-18"
-        doc = advance(cli, db_url, ref, "assign", "2024-09-14", "--set", "lawyer=L1")
+        doc = advance(cli, db_url, ref, "assign", "2024-09-14", "--set", "lawyer=1")
         assert doc["state"] == "assigned"
         doc = advance(cli, db_url, ref, "engage", "2024-09-19")
         assert doc["state"] == "in_service"
@@ -349,7 +354,10 @@ def test_legal_aid_lifecycles_by_application_and_by_notification(cli, db_url):
     check_timeline(events)
     assert [e["trigger"] for e in events] == ["open", "approve", "assign", "engage", "conclude",
                                               "receive_closing_materials", "close"]
-    assert events[2]["attrs"] == {"lawyer": "L1"}
+    assert events[2]["attrs"] == {"lawyer": "1"}
+    # both cases were concluded: the lawyer holds none any more
+    shown = ok_json(cli, db_url, "lawyer", "show", "1")
+    assert (shown["load"], shown["last_assigned_on"]) == (0, "2024-09-14")
 
 
 def test_complaint_lifecycle_and_a_stale_version(cli, db_url):

@@ -105,6 +105,28 @@ def test_other_commands_work_on_the_demo_database(demo):
     assert verified.returncode == 0, verified.stderr
 
 
+def test_the_demo_leaves_a_lawyer_pool_that_took_the_cases_in_turn(demo):
+    from flows.demo.planning import LAWYERS, LEAVES
+
+    folder, _ = demo
+    url = ["--db", "sqlite:///caseflow-demo.db"]
+    listed = caseflow([*url, "lawyer", "list", "--json"], folder)
+    assert listed.returncode == 0, listed.stderr
+    assert [lawyer["name"] for lawyer in json.loads(listed.stdout)] == [n for n, *_ in LAWYERS]
+    done = caseflow([*url, "report", "assignments", "--from", "2024-01-01", "--to",
+                     "2024-06-30", "--json"], folder)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)["lawyers"]
+    offers = {row["id"]: row["offers"] for row in rows}
+    assert sum(offers.values()) > 5_000 and all(row["accepted"] > 0 for row in rows)
+    # the lawyers who took leave had fewer turns; the others took theirs evenly, whatever
+    # their areas (every one takes criminal cases, over half of them)
+    on_leave = {lawyer for lawyer, *_ in LEAVES}
+    others = [n for lawyer, n in offers.items() if lawyer not in on_leave]
+    assert max(offers[lawyer] for lawyer in on_leave) < min(others)
+    assert max(others) - min(others) <= 3
+
+
 def test_a_timeline_is_printed(demo, capsys):
     from deployments.cli.demo import render
 

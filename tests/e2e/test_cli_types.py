@@ -53,6 +53,7 @@ EXPECTED = {
             "approve_provisionally", "deny", "assign", "decline_assignment", "engage",
             "replace_lawyer", "conclude", "close", "terminate", "withdraw", "file_objection",
             "uphold", "order_correction", "reinstate", "receive_closing_materials", "reassign",
+            "attend_hearing", "review_file", "aided_complaint",
         },
         "system": {"deem_withdrawn"},
         "clocks": {

@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from lawyer_pool import pool_lawyer
 from sqlalchemy.engine import Engine
 
-from flows import importer, services
+from flows import importer, pool, services
 from flows.context import Bureau
 from flows.importer import ImportReport
 from models import bulk
@@ -76,9 +77,9 @@ HISTORIES: list[dict[str, Any]] = [
          ev("request_materials", "2024-04-02"),
          ev("receive_materials", "2024-04-09"),
          ev("approve", "2024-04-10"),
-         ev("assign", "2024-04-11", {"lawyer": "L7"}),
+         ev("assign", "2024-04-11", {"lawyer": "1"}),
          ev("decline_assignment", "2024-04-12", reason="利益冲突"),
-         ev("assign", "2024-04-12", {"lawyer": "L9"}),
+         ev("assign", "2024-04-12", {"lawyer": "2"}),
          ev("engage", "2024-04-15"),
          ev("conclude", "2024-07-01", {"outcome": "调解成功"}),
          ev("receive_closing_materials", "2024-07-08"),
@@ -86,7 +87,7 @@ HISTORIES: list[dict[str, Any]] = [
      ]},
     {"type": "legal_aid", "on": "2024-06-03",
      "attrs": {"channel": "notification", "notifier": "区法院"}, "events": [
-         ev("assign", "2024-06-04", {"lawyer": "L2"}),
+         ev("assign", "2024-06-04", {"lawyer": "3"}),
          ev("engage", "2024-06-06"),
      ]},
     {"type": "legal_aid", "on": "2024-08-01", "events": [
@@ -103,6 +104,15 @@ HISTORIES: list[dict[str, Any]] = [
          ev("reply", "2024-05-08"),
      ]},
 ]
+
+
+@pytest.fixture(autouse=True)
+def lawyers(request: pytest.FixtureRequest) -> None:
+    """The pool the histories' assignments name (lawyers 1, 2 and 3): `assign` takes only a
+    lawyer of the pool, imported or not."""
+    if "bureau" in request.fixturenames:
+        bureau = request.getfixturevalue("bureau")
+        assert [pool_lawyer(bureau, n) for n in ("律师一", "律师二", "律师三")] == ["1", "2", "3"]
 
 
 def with_refs(prefix: str, histories: Sequence[Mapping[str, Any]] = HISTORIES,
@@ -802,3 +812,29 @@ def test_progress_is_reported_up_to_every_record(bureau: Bureau, tmp_path: Path)
     assert seen == sorted(seen)
     assert seen[-1] == 604
     assert len(seen) >= 3
+
+
+def test_an_assignment_must_name_a_lawyer_of_the_pool(
+    bureau: Bureau, engine: Engine, tmp_path: Path
+) -> None:
+    outside = {"type": "legal_aid", "ref": "LA-X", "on": "2024-06-03",
+               "attrs": {"channel": "notification"},
+               "events": [ev("assign", "2024-06-04", {"lawyer": "L2"})]}
+    held = {"type": "legal_aid", "on": "2024-06-03", "attrs": {"channel": "notification"},
+            "events": [ev("assign", "2024-06-04", {"lawyer": "3"}), ev("engage", "2024-06-05")]}
+    declined = {"type": "legal_aid", "ref": "LA-D", "on": "2024-06-03",
+                "attrs": {"channel": "notification"},
+                "events": [ev("assign", "2024-06-04", {"lawyer": "2"}),
+                           ev("decline_assignment", "2024-06-05", reason="冲突")]}
+    unnamed_outside = {**outside, "ref": None}
+    del unnamed_outside["ref"]
+    report = run_import(bureau, tmp_path, jsonl([outside, held, declined, unnamed_outside]))
+    assert report.imported == 2
+    assert [(e.line, e.ref, e.code) for e in report.errors] == [
+        (1, "LA-X", "lawyer_not_eligible"), (4, None, "lawyer_not_eligible")]
+    assert "not in the legal-aid lawyer pool" in report.errors[0].message
+    # the imported cases count in their lawyers' loads, as if advanced one by one
+    assert pool.show_lawyer(bureau, 3)["load"] == 1
+    assert pool.show_lawyer(bureau, 2)["load"] == 0
+    assert pool.assignment_report(bureau, date(2024, 6, 1), date(2024, 6, 30))["lawyers"][1][
+        "declined"] == 1

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from lawyer_pool import pool_lawyer
 
 from flows import importer, services
 from flows.context import Bureau
@@ -331,7 +332,7 @@ def test_a_complaint_is_declined_from_awaiting_supplement(bureau: Bureau) -> Non
 def test_legal_aid_is_archived_after_the_lawyers_closing_materials(bureau: Bureau) -> None:
     ref = services.open_case(bureau, "legal_aid", on=d("2024-10-08"),
                              attrs={"channel": "notification"}, by="clerk-a", now=NOW).case.ref
-    go(bureau, ref, "assign", "2024-10-09", attrs={"lawyer": "L1"})
+    go(bureau, ref, "assign", "2024-10-09", attrs={"lawyer": pool_lawyer(bureau)})
     go(bureau, ref, "engage", "2024-10-10")
     go(bureau, ref, "conclude", "2024-12-20", attrs={"outcome": "判决"})
     assert "close" not in services.triggers_now(bureau, ref, NOW)

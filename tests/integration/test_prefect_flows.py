@@ -46,6 +46,34 @@ def test_the_sweep_flow_deems_acceptance_on_the_last_day_of_review(
     assert deadline_sweep(now=now)["lapsed"] == []  # the same moment again: nothing
 
 
+def test_the_assignment_flow_gives_an_approved_case_a_lawyer_within_its_three_days(
+    prefect_server: None, flow_env: None, bureau: Bureau
+) -> None:
+    from prefect.artifacts import Artifact
+
+    from deployments.entrypoints import ASSIGNMENT_ARTIFACT_KEY, assign_legal_aid
+    from flows import pool
+    from models.lawyers import NewLawyer
+
+    noticed = datetime(2024, 9, 10, 9, tzinfo=SH)
+    (lawyer,) = pool.add_lawyers(bureau, [NewLawyer("周律师", "某所", ("criminal",), 5)],
+                                 now=noticed)
+    ref = services.open_case(bureau, "legal_aid", on=date(2024, 9, 10), by="clerk",
+                             attrs={"channel": "notification", "matter": "criminal",
+                                    "applicant": "被告人甲"}, now=noticed).case.ref
+    state = assign_legal_aid(now=datetime(2024, 9, 11, 10, tzinfo=SH), return_state=True)
+    report = state.result()
+    assert [(x["ref"], x["lawyer"]) for x in report["assigned"]] == [(ref, lawyer)]
+    assert task_names(state.state_details.flow_run_id) == ["gather", "decide", "apply"]
+    case = services.get_case(bureau, ref).case
+    assert (case.state, case.attrs["lawyer"]) == ("assigned", str(lawyer))
+    # notified 09-10, assigned 09-11: the 3-day clock (art. 36) met
+    cycle = next(c for c in case.cycles if c.clock == "assignment")
+    assert (cycle.status.value, cycle.due_on) == ("met", date(2024, 9, 13))
+    artifact = Artifact.get(ASSIGNMENT_ARTIFACT_KEY)
+    assert artifact is not None and ref in str(artifact.data)
+
+
 def task_names(flow_run_id: Any) -> list[str]:
     """The names of a flow run's task runs, in the order they started."""
     from prefect.client.orchestration import get_client
@@ -86,11 +114,12 @@ def test_the_deployments_carry_their_schedules() -> None:
     from deployments.serve import deployments
 
     built = {d.name: d for d in deployments()}
-    assert set(built) == {"deadline-sweep", "deliver-alerts", "verify-chains", "closure-report"}
+    assert set(built) == {"deadline-sweep", "deliver-alerts", "verify-chains", "closure-report",
+                          "assign-legal-aid"}
     crons = {name: sorted(s.schedule.cron for s in d.schedules) for name, d in built.items()}
     assert crons == {"deadline-sweep": ["*/15 * * * *", "5 0 * * *"],
                      "deliver-alerts": ["* * * * *"], "verify-chains": ["30 2 * * *"],
-                     "closure-report": []}
+                     "closure-report": [], "assign-legal-aid": ["*/15 * * * *"]}
     assert {s.schedule.timezone for d in built.values() for s in d.schedules} == {SH.key}
 
 

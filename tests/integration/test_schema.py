@@ -24,7 +24,8 @@ from models.errors import SchemaMissing
 from models.tables import metadata
 
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
-TABLES = {"cases", "events", "clock_cycles", "ref_counters", "escalations", "alerts"}
+TABLES = {"cases", "events", "clock_cycles", "ref_counters", "escalations", "alerts",
+          "lawyers", "lawyer_leaves", "lawyer_conflicts", "lawyer_offers"}
 
 
 def alembic_head() -> str:

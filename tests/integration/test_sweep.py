@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from lawyer_pool import pool_lawyer
 from sqlalchemy.engine import Engine
 
 import flows.sweep as sweep_module
@@ -360,7 +361,10 @@ def act_out(bureau: Bureau, sweep_on: set[date], *, since: date | None = None,
                 services.open_case(bureau, attrs.pop("type"), on=day, attrs=attrs, ref=act.ref,
                                    by="clerk-wang", now=now)
             else:
-                services.advance(bureau, act.ref, act.trigger, on=day, attrs=act.attrs,
+                attrs = dict(act.attrs)
+                if act.trigger == "assign":  # a lawyer of the pool (flows.pool)
+                    attrs["lawyer"] = pool_lawyer(bureau)
+                services.advance(bureau, act.ref, act.trigger, on=day, attrs=attrs,
                                  reason=act.reason, by="clerk-wang", now=now)
         if day in sweep_on:
             reports.append(sweep(bureau, at(day)))

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from lawyer_pool import pool_lawyer
 
 from flows import services
 from flows.context import Bureau
@@ -41,7 +42,7 @@ def build(bureau: Bureau) -> list[str]:
     last = services.open_case(bureau, "legal_aid", on=date(2024, 9, 27), by="clerk-a",
                               now=NOW).case.ref
     go(last, "approve", "2024-09-29")
-    go(last, "assign", "2024-09-30", attrs={"lawyer": "L-1"})
+    go(last, "assign", "2024-09-30", attrs={"lawyer": pool_lawyer(bureau)})
     return [first, target, last]
 
 

@@ -49,6 +49,8 @@ ACTORS = {
         "approve_provisionally": C, "deny": C, "assign": C, "decline_assignment": C,
         "engage": C, "replace_lawyer": C, "conclude": C, "close": C, "terminate": C,
         "withdraw": C, "file_objection": C, "uphold": S, "order_correction": S,
+        # 质量监督 (art. 59): the bureau's staff record hearings, file reviews, complaints
+        "attend_hearing": C, "review_file": C, "aided_complaint": C,
     },
     "complaint": {
         "request_supplement": C, "receive_supplement": C, "accept": C, "decline": C,
@@ -58,7 +60,8 @@ ACTORS = {
 INTERNAL = {
     "reconsideration": {"extend_supplement", "send_copy", "receive_reply", "schedule_hearing",
                         "convert_to_ordinary", "extend", "reassign"},
-    "legal_aid": {"file_objection", "uphold", "receive_closing_materials", "reassign"},
+    "legal_aid": {"file_objection", "uphold", "receive_closing_materials", "reassign",
+                  "attend_hearing", "review_file", "aided_complaint"},
     "complaint": {"extend", "reassign"},
 }
 
@@ -168,6 +171,12 @@ MERMAID = {
         terminated --> terminated: uphold
         denied --> approved: order_correction
         terminated --> in_service: order_correction
+        in_service --> in_service: attend_hearing
+        in_service --> in_service: review_file
+        concluded --> concluded: review_file
+        assigned --> assigned: aided_complaint
+        in_service --> in_service: aided_complaint
+        concluded --> concluded: aided_complaint
         applied --> applied: reassign
         awaiting_materials --> awaiting_materials: reassign
         approved --> approved: reassign

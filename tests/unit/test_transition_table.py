@@ -63,6 +63,9 @@ DESIGN_TABLES = {
         uphold                 denied, terminated
         order_correction       denied > approved
         order_correction       terminated > in_service
+        attend_hearing         in_service
+        review_file            in_service, concluded
+        aided_complaint        assigned, in_service, concluded
         reassign     applied, awaiting_materials, approved, assigned, in_service, concluded
     """,
     "complaint": """
@@ -194,6 +197,8 @@ def valid_attrs(type_name: str, trigger: str, on: date) -> dict[str, object]:
         return {"reinstated_for": "posted_in_time"}
     if trigger == "reassign":
         return {"handler": "clerk-li"}
+    if trigger == "review_file":
+        return {"rating": "good"}
     if trigger == "transfer":
         return {"to": "市司法局"}
     if trigger == "schedule_hearing":
