@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from deployments.settings import Settings
     from flows.context import Bureau
     from flows.delivery import DeliveryKit
+    from states.roles import Identity
 
 DEFAULT_DB_URL = "sqlite:///caseflow.db"
 CALENDAR_DATA_ENV = "CASEFLOW_CALENDAR_DATA"
@@ -43,6 +44,8 @@ class Runtime:
 
     db_url: str
     policy_path: Path | None
+    # the user a CLI command acts as (`--as USER`, else ``CASEFLOW_USER``); None: no one named
+    acting_as: str | None = None
 
     @cached_property
     def settings(self) -> Settings:
@@ -168,6 +171,17 @@ class Runtime:
 
         return Bureau(self.engine, self.types, self.calendar)
 
+    @cached_property
+    def identity(self) -> Identity | None:
+        """The user this command acts as, looked up in the directory (`UnknownUser` if not
+        there); None when no one was named — the services then refuse a write if the
+        directory holds anyone (`flows.services.acting`)."""
+        if self.acting_as is None:
+            return None
+        from flows.users import identity
+
+        return identity(self.bureau, self.acting_as)
+
     def now(self) -> datetime:
         """The real clock: read here and nowhere else."""
         return datetime.now(UTC)
@@ -241,8 +255,12 @@ def read_calendar_data(path: Path) -> dict[int, YearData]:
     return parse_calendar_data(text, origin=str(path))
 
 
-def bootstrap(db_url: str | None = None, policy: str | None = None) -> Runtime:
-    """A runtime from explicit options, else ``CASEFLOW_DB_URL`` / ``CASEFLOW_POLICY``."""
+def bootstrap(
+    db_url: str | None = None, policy: str | None = None, user: str | None = None
+) -> Runtime:
+    """A runtime from explicit options, else ``CASEFLOW_DB_URL`` / ``CASEFLOW_POLICY`` /
+    ``CASEFLOW_USER``."""
     url = db_url or os.environ.get("CASEFLOW_DB_URL") or DEFAULT_DB_URL
     policy = policy or os.environ.get("CASEFLOW_POLICY") or None
-    return Runtime(url, Path(policy) if policy else None)
+    user = (user or os.environ.get("CASEFLOW_USER") or "").strip() or None
+    return Runtime(url, Path(policy) if policy else None, user)

@@ -155,10 +155,27 @@ def find(
     overdue_on: date | None = None,
     notices: Sequence[str] = (),
     limit: int | None = None,
+    department: str | None = None,
+    handler: str | None = None,
+    due_before: date | None = None,
 ) -> list[StoredCase]:
-    """Cases by type and state; with ``overdue_on``, only those with a clock running past due
-    (``notices``: clocks owed by no one, which are never overdue)."""
+    """Cases by type, state, department and handler; with ``overdue_on``, only those with a
+    clock running past due (``notices``: clocks owed by no one, which are never overdue); with
+    ``due_before``, only those with a clock running and due on or before that day."""
     query = sa.select(*_CASE_COLUMNS).order_by(cases.c.id)
+    if department is not None:
+        query = query.where(cases.c.department == department)
+    if handler is not None:
+        query = query.where(cases.c.handler == handler)
+    if due_before is not None:
+        query = query.where(
+            sa.exists().where(
+                clock_cycles.c.case_id == cases.c.id,
+                clock_cycles.c.status == CycleStatus.RUNNING.value,
+                clock_cycles.c.due_on <= due_before,
+                clock_cycles.c.clock.not_in(notices),
+            )
+        )
     if case_type is not None:
         query = query.where(cases.c.type == case_type)
     if state is not None:

@@ -24,7 +24,8 @@ from models.errors import SchemaMissing
 from models.tables import metadata
 
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
-TABLES = {"cases", "events", "clock_cycles", "ref_counters", "escalations", "alerts"}
+TABLES = {"cases", "events", "clock_cycles", "ref_counters", "escalations", "alerts", "users",
+          "api_tokens"}
 
 
 def alembic_head() -> str:
