@@ -282,7 +282,7 @@ async def fire(request: Request, rt: RuntimeDep, who: PageUser, ref: str, trigge
     except Conflict as stale:
         message = Conflict("此案件在您打开后已被他人更新，请查看最新情况后再操作 — the case "
                            f"changed since you opened it, nothing was done: {stale.message}",
-                           stale.allowed)
+                           ["review the case below (its latest version) and submit again"])
         return case_page(request, rt, who, ref, error=message)
     except CaseflowError as error:
         try:

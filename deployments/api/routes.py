@@ -27,6 +27,7 @@ from deployments.api.schemas import (
 )
 from deployments.bootstrap import Runtime
 from flows import services
+from models.errors import Conflict
 from models.repository import StoredCase
 from states.calendar import legal_date
 from states.errors import InvalidInput
@@ -39,6 +40,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
                          (422, "refused by a rule")]
 }
 router = APIRouter(prefix="/api", responses=ERRORS)
+_STALE = re.compile(r"--expect-version ([0-9]+)")
 _ETAG = re.compile(r'^\s*(?:W/)?"?([0-9]{1,9})"?\s*$')
 
 
@@ -121,9 +123,13 @@ def fire(
     if_match: Annotated[str | None, Header(description='"<version>": 409 when stale')] = None,
 ) -> JSONResponse:
     body = body or TriggerFire()
-    stored = services.advance(rt.bureau, ref, trigger, on=body.on, attrs=body.attrs,
-                              reason=body.reason, by=by_whom(who), now=rt.now(),
-                              expect_version=expected_version(if_match), who=who)
+    try:
+        stored = services.advance(rt.bureau, ref, trigger, on=body.on, attrs=body.attrs,
+                                  reason=body.reason, by=by_whom(who), now=rt.now(),
+                                  expect_version=expected_version(if_match), who=who)
+    except Conflict as stale:  # said in HTTP's words: the header to send instead
+        raise Conflict(stale.message, [_STALE.sub(r'If-Match: "\1"', a)
+                                       for a in stale.allowed]) from None
     return case_response(rt, stored, who)
 
 

@@ -65,6 +65,7 @@ def test_open_show_fire_with_versions(api: Api) -> None:
                 headers={"If-Match": '"1"'})
     assert stale.status_code == 409
     assert stale.json()["error"]["code"] == "conflict"
+    assert stale.json()["error"]["allowed"] == ['If-Match: "2"']
     timeline = api("GET", f"/api/cases/{ref}/timeline", "王").json()
     assert [e["trigger"] for e in timeline] == ["open", "accept"]
     assert timeline[1]["by"] == "王" and timeline[1]["from"] == "received"
