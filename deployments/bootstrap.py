@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -46,6 +46,8 @@ class Runtime:
     policy_path: Path | None
     # the user a CLI command acts as (`--as USER`, else ``CASEFLOW_USER``); None: no one named
     acting_as: str | None = None
+    # the engine's pool, for a server whose threads each hold a connection (`create_app`)
+    engine_options: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
     def settings(self) -> Settings:
@@ -130,7 +132,7 @@ class Runtime:
         if path is not None:
             check_sqlite_file(path)
         try:
-            engine = create_engine(self.db_url)
+            engine = create_engine(self.db_url, **self.engine_options)
             prepare(engine)
         except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError) as exc:
             raise DatabaseUnavailable(

@@ -95,7 +95,7 @@ from typing import BinaryIO, TypeVar
 import sqlalchemy as sa
 
 from flows.context import Bureau
-from flows.services import check_ref, not_in_future
+from flows.services import acting, check_ref, not_in_future
 from models import bulk, repository
 from models.bulk import Replayed, Rows, make_rows
 from models.chain import canonical
@@ -105,6 +105,7 @@ from states.casetype import Actor
 from states.errors import CaseflowError, InvalidInput
 from states.lapses import act
 from states.machine import fire, open_case
+from states.roles import Identity, may_import
 
 CHUNK = 2_000  # records per transaction
 BATCH = 250  # records per task of a worker process
@@ -928,12 +929,18 @@ def import_file(
     chunk_size: int = CHUNK,
     workers: int | None = None,
     stop: Stop | None = None,
+    who: Identity | None = None,
 ) -> ImportReport:
     """Import the CSV or JSON Lines file at ``path`` (`UnreadableFile` if it cannot be read).
 
     ``workers``: worker processes for the pure work; by default none for a short file and one
-    per available core for a long one. ``stop``: as for `import_records`.
+    per available core for a long one. ``stop``: as for `import_records`. ``who``: the user
+    importing, judged like every write (`flows.services.acting`, `states.roles.may_import`).
     """
+    with bureau.unit_of_work(write=False) as uow:
+        person = acting(uow.connection, who)
+    if person is not None:
+        may_import(person)
     if workers is None:
         workers = default_workers(count_records(path))
     with _open(path) as stream:

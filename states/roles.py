@@ -203,6 +203,15 @@ def opening_attrs(who: Identity, attrs: Mapping[str, object]) -> dict[str, objec
     return {"handler": who.name, **attrs, "department": department}
 
 
+def may_import(who: Identity) -> None:
+    """Importing history records many clerks' acts at once: a supervisor's or leader's act."""
+    if who.role not in SUPERVISING:
+        raise RoleNotAllowed(
+            f"importing cases is for supervisors (科室负责人) and leaders (分管领导), and "
+            f"{who.name} is a {who.role.value} ({who.role.label})",
+            ["role supervisor", "role leader"])
+
+
 def sees_personal_data(who: Identity | None) -> bool:
     """Without a directory everyone sees everything, as before."""
     return who is None or who.role in SEES_PERSONAL_DATA

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -14,6 +17,16 @@ from deployments.bootstrap import Runtime, bootstrap
 from states.errors import CaseflowError
 
 SECRET_ENV = "CASEFLOW_SECRET_KEY"
+# Requests run in a pool of this many threads, each with a database connection of its own kept
+# open: more threads would only queue for the connections (or open and close extra ones for
+# every request) and contend for the interpreter.
+THREADS = 16
+
+
+@asynccontextmanager
+async def _threads(_app: FastAPI) -> AsyncIterator[None]:
+    to_thread.current_default_thread_limiter().total_tokens = THREADS
+    yield
 
 
 def create_app(rt: Runtime, *, secret_key: str | None = None) -> FastAPI:
@@ -22,10 +35,12 @@ def create_app(rt: Runtime, *, secret_key: str | None = None) -> FastAPI:
     and several workers need the variable set)."""
     from deployments.api import pages, routes
 
-    app = FastAPI(title="caseflow", version="0.1.0",
+    app = FastAPI(title="caseflow", version="0.1.0", lifespan=_threads,
                   description="Case lifecycles and statutory time limits (司法局): the JSON API "
                               "of CONTRACT.md; the pages are served beside it.")
     app.state.runtime = rt
+    if "engine" not in rt.__dict__:
+        rt.engine_options.setdefault("pool_size", THREADS)
     rt.bureau  # noqa: B018 - the engine and schema before the first request, not during it
     app.add_exception_handler(CaseflowError, errors.caseflow_error)
     app.add_exception_handler(RequestValidationError, errors.invalid_request)

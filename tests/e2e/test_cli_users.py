@@ -62,3 +62,17 @@ def test_bad_user_input_is_one_line_and_changes_nothing(cli: Any) -> None:
     assert ok(cli, "user", "list") == []
     ok(cli, "user", "add", "王", "--role", "leader")
     assert run(cli, "user", "add", "王", "--role", "leader").returncode == 5
+
+
+def test_importing_is_a_supervisors_act_once_there_are_users(cli: Any, tmp_path: Any) -> None:
+    record = json.dumps({"type": "complaint", "ref": "CP-2024-0001", "on": "2024-03-01"})
+    (tmp_path / "cases.jsonl").write_text(record + "\n", encoding="utf-8")
+    ok(cli, "user", "add", "王", "--role", "clerk", "--department", "一科")
+    ok(cli, "user", "add", "李", "--role", "supervisor")
+    assert run(cli, "case", "import", "cases.jsonl").returncode == 3
+    refused = run(cli, "--as", "王", "case", "import", "cases.jsonl")
+    assert refused.returncode == 3 and "supervisor" in refused.stderr
+    assert run(cli, "case", "show", "CP-2024-0001").returncode == 4
+    done = run(cli, "--as", "李", "case", "import", "cases.jsonl")
+    assert done.returncode == 0, done.stderr
+    assert ok(cli, "case", "timeline", "CP-2024-0001")[0]["by"] == "李"
