@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from deployments.settings import Settings, load_settings
 from states.calendar import (
     WorkCalendar,
     YearData,
@@ -29,32 +30,37 @@ from states.policy import apply_policy, parse_policy
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from deployments.settings import Settings
     from flows.context import Bureau
     from flows.delivery import DeliveryKit
     from states.roles import Identity
 
-DEFAULT_DB_URL = "sqlite:///caseflow.db"
-CALENDAR_DATA_ENV = "CASEFLOW_CALENDAR_DATA"
-
 
 @dataclass
 class Runtime:
-    """What a command needs, built lazily from the global options and the environment."""
+    """What a command needs, built lazily from its settings (the global options over the
+    environment)."""
 
-    db_url: str
-    policy_path: Path | None
-    # the user a CLI command acts as (`--as USER`, else ``CASEFLOW_USER``); None: no one named
-    acting_as: str | None = None
+    settings: Settings
     # the engine's pool, for a server whose threads each hold a connection (`create_app`)
     engine_options: dict[str, Any] = field(default_factory=dict)
 
-    @cached_property
-    def settings(self) -> Settings:
-        """Everything else from the environment (imported only by the commands that need it)."""
-        from deployments.settings import Settings
+    @property
+    def acting_as(self) -> str | None:
+        """The user a CLI command acts as (`--as USER`, else ``CASEFLOW_USER``), if named."""
+        return (self.settings.user or "").strip() or None
 
-        return Settings(db_url=self.db_url, policy=self.policy_path)
+    @property
+    def db_url(self) -> str:
+        return self.settings.db_url
+
+    @property
+    def policy_path(self) -> Path | None:
+        return self.settings.policy
+
+    @property
+    def calendar_data(self) -> Path | None:
+        """The bureau's extra calendar data file (``CASEFLOW_CALENDAR_DATA``), if set."""
+        return self.settings.calendar_data
 
     @cached_property
     def policy(self) -> Mapping[str, Any]:
@@ -68,12 +74,6 @@ class Runtime:
                 f"cannot read the policy file {self.policy_path}: {exc.strerror}"
             ) from None
         return parse_policy(text, origin=str(self.policy_path))
-
-    @cached_property
-    def calendar_data(self) -> Path | None:
-        """The bureau's extra calendar data file: ``CASEFLOW_CALENDAR_DATA`` (a path), if set."""
-        value = os.environ.get(CALENDAR_DATA_ENV, "").strip()
-        return Path(value) if value else None
 
     @cached_property
     def official_years(self) -> dict[int, YearData]:
@@ -199,7 +199,6 @@ class Runtime:
         from datetime import timedelta
 
         import httpx
-        from pydantic import ValidationError
 
         from flows.delivery import DeliveryKit, DeliverySettings
         from flows.routes import parse_routes, resolve_routes
@@ -207,13 +206,8 @@ class Runtime:
         origin = str(self.policy_path) if self.policy_path is not None else "policy"
         routes = resolve_routes(parse_routes(self.policy, origin=origin), os.environ,
                                 origin=origin)
-        try:
-            lease = self.settings.alert_lease if lease is None else lease
-            timeout = self.settings.alert_timeout if timeout is None else timeout
-        except ValidationError as exc:
-            problem = exc.errors()[0]
-            name = "CASEFLOW_" + "_".join(str(part) for part in problem["loc"]).upper()
-            raise InvalidInput(f"{name}: {problem['msg']}", ["seconds, e.g. 60"]) from None
+        lease = self.settings.alert_lease if lease is None else lease
+        timeout = self.settings.alert_timeout if timeout is None else timeout
         try:
             settings = DeliverySettings(batch=batch, lease=timedelta(seconds=lease),
                                         timeout=timeout)
@@ -260,9 +254,8 @@ def read_calendar_data(path: Path) -> dict[int, YearData]:
 def bootstrap(
     db_url: str | None = None, policy: str | None = None, user: str | None = None
 ) -> Runtime:
-    """A runtime from explicit options, else ``CASEFLOW_DB_URL`` / ``CASEFLOW_POLICY`` /
-    ``CASEFLOW_USER``."""
-    url = db_url or os.environ.get("CASEFLOW_DB_URL") or DEFAULT_DB_URL
-    policy = policy or os.environ.get("CASEFLOW_POLICY") or None
-    user = (user or os.environ.get("CASEFLOW_USER") or "").strip() or None
-    return Runtime(url, Path(policy) if policy else None, user)
+    """A runtime from explicit options, else the environment (``CASEFLOW_DB_URL``,
+    ``CASEFLOW_POLICY``, ``CASEFLOW_USER``, …: `deployments.settings`)."""
+    explicit = {name: value for name, value in
+                (("db_url", db_url), ("policy", policy), ("user", user)) if value}
+    return Runtime(load_settings(**explicit))

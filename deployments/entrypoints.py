@@ -149,7 +149,6 @@ def _cell(text: str) -> str:
 REPORT_ARTIFACT_KEY = "closure-report"
 REPORT_SUMMARY_KEY = "closure-report-summary"
 VERIFY_ARTIFACT_KEY = "chain-verification"
-REPORT_DIR_ENV = "CASEFLOW_REPORT_DIR"
 
 
 @flow(name="closure-report", description="结案率: the closure report over a period, judged as "
@@ -159,7 +158,6 @@ def closure_report(start: date, end: date, case_type: str | None = None, by: str
     """The closure report over [start, end] on the bureau of the environment, written into
     ``out`` (default ``$CASEFLOW_REPORT_DIR``, else ``reports/`` in the current folder) as
     ``closure-<start>-<end>.json``, ``.csv``, ``.png`` and ``.svg``."""
-    import os
     from pathlib import Path
 
     from flows.reports import closure_report as report_over
@@ -168,7 +166,7 @@ def closure_report(start: date, end: date, case_type: str | None = None, by: str
     runtime = bootstrap()
     try:
         report = report_over(runtime.bureau, start, end, case_type=case_type, by=by)
-        folder = Path(out or os.environ.get(REPORT_DIR_ENV) or "reports")
+        folder = Path(out) if out else runtime.settings.report_dir
         files = write_closure_report(runtime.bureau, report, folder,
                                      stem=f"closure-{start.isoformat()}-{end.isoformat()}")
     finally:

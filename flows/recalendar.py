@@ -29,9 +29,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from flows import services
 from flows.context import Bureau
 from models import repository
 from states.calendar import WorkCalendar, legal_date
+from states.case import CaseSnapshot, Fired
 from states.errors import CaseflowError, InvalidLegalDate
 from states.recalendar import SYSTEM, recalendar
 
@@ -104,18 +106,24 @@ def _apply(
     now: datetime,
     by: str,
 ) -> None:
-    """One case, one transaction: reload locked, decide on that state, append or leave."""
-    with bureau.unit_of_work() as uow:
-        stored = repository.load(uow.connection, ref, for_update=True)
-        case = stored.case
-        fired = recalendar(bureau.case_type(case.type), case, calendar, report.on,
-                           years=report.years, source=report.source, by=by)
-        report.cases += 1
-        report.cycles += sum(1 for cycle in case.cycles if cycle.live)
-        if fired is None:
-            return
-        repository.append(uow.connection, stored, fired, recorded_at=now)
-        uow.commit()
+    """One case, one transaction: read, decide on that state, append or leave (read again
+    and decide anew if someone else changed the case meanwhile)."""
+
+    def once() -> tuple[CaseSnapshot, Fired | None]:
+        with bureau.unit_of_work() as uow:
+            stored = repository.load(uow.connection, ref)
+            fired = recalendar(bureau.case_type(stored.case.type), stored.case, calendar,
+                               report.on, years=report.years, source=report.source, by=by)
+            if fired is not None:
+                repository.append(uow.connection, stored, fired, recorded_at=now)
+                uow.commit()
+        return stored.case, fired
+
+    case, fired = services.with_fresh_reads(once)
+    report.cases += 1
+    report.cycles += sum(1 for cycle in case.cycles if cycle.live)
+    if fired is None:
+        return
     report.events += 1
     before = {(c.clock, c.cycle): c for c in case.cycles}
     for change in fired.event.clocks:

@@ -7,9 +7,10 @@ Prefect here: flows call these, and so do the CLI and the API.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeVar
 
 from sqlalchemy import Connection
 
@@ -18,7 +19,7 @@ from models import repository
 from models import users as directory
 from models import verify as verification
 from models.chain import ChainCheck
-from models.errors import Conflict
+from models.errors import Conflict, StaleCase
 from models.repository import StoredCase
 from models.uow import UnitOfWork
 from states.calendar import legal_date
@@ -42,7 +43,10 @@ from states.roles import (
     triggers_for,
 )
 
+T = TypeVar("T")
 MAX_REF_LENGTH = 40
+# a clerk's change meets a concurrent one on the same case: read again, judge again
+WRITE_ATTEMPTS = 50
 
 
 class UnknownState(NotFound):
@@ -166,11 +170,53 @@ def advance_in(
     by_system: bool = False,
     who: Identity | None = None,
 ) -> StoredCase:
-    """`advance` inside a unit of work the caller commits: the case is read with its row
-    locked, the trigger fired on it and the result written. A person's trigger is preceded
-    by the lapses due by its date; when it is refused after them, they are written and
-    `LapsedFirst` is raised."""
-    stored = repository.load(uow.connection, ref, for_update=True)
+    """`advance` inside a unit of work the caller commits: the case is read, the trigger fired
+    on it and the result written under the case's version guard. A person's trigger is
+    preceded by the lapses due by its date; when it is refused after them, they are written
+    and `LapsedFirst` is raised.
+
+    When someone else changed the case between the read and the write, nothing was written
+    and the case is read again and judged anew (up to `WRITE_ATTEMPTS` times): the same
+    outcome as if this change had come second. With ``expect_version`` it is a `Conflict`
+    instead: the person decided on the version they saw."""
+    return with_fresh_reads(
+        lambda: _judge_and_write(uow, bureau, repository.load(uow.connection, ref), trigger,
+                                 on=on, attrs=attrs, reason=reason, by=by, now=now,
+                                 expect_version=expect_version, by_system=by_system,
+                                 who=who),
+        again=expect_version is None,
+    )
+
+
+def with_fresh_reads(write: Callable[[], T], *, again: bool = True) -> T:
+    """``write`` (read a case, judge, write it), run again while it finds that someone else
+    changed the case after it was read (`StaleCase`: it wrote nothing), at most
+    `WRITE_ATTEMPTS` times; ``again=False``: once."""
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            return write()
+        except StaleCase:
+            if not again or attempt == WRITE_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _judge_and_write(
+    uow: UnitOfWork,
+    bureau: Bureau,
+    stored: StoredCase,
+    trigger: str,
+    *,
+    on: date,
+    attrs: Mapping[str, object] | None,
+    reason: str | None,
+    by: str,
+    now: datetime,
+    expect_version: int | None,
+    by_system: bool,
+    who: Identity | None,
+) -> StoredCase:
+    ref = stored.case.ref
     if stored.broken is not None:
         raise CaseBroken(
             f"case {ref} failed verification ({stored.broken}); it cannot be advanced until "
@@ -206,6 +252,8 @@ def advance_in(
 def _append_all(
     uow: UnitOfWork, stored: StoredCase, events: Sequence[Fired], recorded_at: datetime
 ) -> StoredCase:
+    """Write the events in order. Only the first can find the case stale (`StaleCase`, nothing
+    written): its write holds the case's row until the transaction ends."""
     for fired in events:
         stored = repository.append(uow.connection, stored, fired, recorded_at=recorded_at)
     return stored
@@ -229,9 +277,10 @@ def apply_system_acts(
     refusal is raised before its case is written (the domain refuses before `append`, and
     `append` refuses a stale version with its first statement, which then changed nothing).
 
-    Cases are locked in the order given. Writers that may run concurrently must take their
-    locks in one order or PostgreSQL can deadlock them; the sweep passes acts in case-id
-    order, the order in which its batches of escalations lock cases (foreign-key checks).
+    Cases are locked, by their writes, in the order given. Writers that may run concurrently
+    must take their locks in one order or PostgreSQL can deadlock them; the sweep passes acts
+    in case-id order, the order in which its batches of escalations lock cases (foreign-key
+    checks).
 
     ``now`` is the instant they are judged at; ``recorded_at`` (default ``now``) the real time
     they are recorded at."""

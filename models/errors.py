@@ -5,6 +5,7 @@
     │   ├── CaseNotFound        no case with that reference
     │   └── NoDatabase          a command that only reads, given a SQLite file that is not there
     ├── Conflict                another writer got there first (stale --expect-version)
+    │   └── StaleCase           the case changed between reading and writing it
     ├── SchemaMissing           the database has not been migrated
     │   └── NotCaseflowDatabase a file that is no database, or another application's database
     ├── DatabaseUnavailable     the URL cannot be used, or the database cannot be reached
@@ -26,6 +27,10 @@ class CaseNotFound(NotFound):
 
 class Conflict(CaseflowError):
     code = "conflict"
+
+
+class StaleCase(Conflict):
+    """The case was changed by someone else after it was read: nothing was written."""
 
 
 class SchemaMissing(InvalidInput):

@@ -7,6 +7,7 @@ hash, and only the clock cycles the event started or changed.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from models.chain import GENESIS, event_values, jsonable
-from models.errors import CaseNotFound, Conflict
+from models.errors import CaseNotFound, Conflict, StaleCase
 from models.tables import cases, clock_cycles, events, ref_counters
 from states.calendar import Unit
 from states.case import CaseSnapshot, Fired
@@ -116,34 +117,34 @@ def changed_cycles(
 
 # -- reading -----------------------------------------------------------------------------------
 
-# what loading a case reads: the snapshot's columns and the chain's head, not the bookkeeping
+# what loading a case reads: the snapshot's columns and the chain's head, not the bookkeeping;
+# then, on the same row, one of its cycles (in the order of `Cycle`'s fields), or NULLs
 _CASE_COLUMNS = [cases.c[name] for name in (
     "id", "ref", "type", "state", "attrs", "version", "opened_on", "admitted_on", "closed_on",
     "last_on", "last_seq", "last_hash", "broken")]
-_CASE_BY_REF = sa.select(*_CASE_COLUMNS).where(cases.c.ref == sa.bindparam("ref"))
-_CASE_BY_REF_LOCKED = _CASE_BY_REF.with_for_update(of=cases)
-# a cycle's columns in the order of `Cycle`'s fields
-_CYCLES_OF = (
-    sa.select(*[clock_cycles.c[name] for name in Cycle._fields])
-    .where(clock_cycles.c.case_id == sa.bindparam("case_id"))
+_CYCLE_COLUMNS = [clock_cycles.c[name] for name in Cycle._fields]
+_CASE_WITH_CYCLES = (
+    sa.select(*_CASE_COLUMNS, *_CYCLE_COLUMNS)
+    .select_from(cases.outerjoin(clock_cycles, clock_cycles.c.case_id == cases.c.id))
+    .where(cases.c.ref == sa.bindparam("ref"))
     .order_by(clock_cycles.c.id)
 )
 
 
-def load(connection: sa.Connection, ref: str, *, for_update: bool = False) -> StoredCase:
-    """The case ``ref`` with its cycles; ``for_update`` locks its row until the transaction
-    ends (PostgreSQL; SQLite's writing units of work hold the database's write lock already).
-    The cycles are read after the lock is taken, so they are those of the locked version."""
-    query = _CASE_BY_REF_LOCKED if for_update else _CASE_BY_REF
-    row = connection.execute(query, {"ref": ref}).one_or_none()
-    if row is None:
+def load(connection: sa.Connection, ref: str) -> StoredCase:
+    """The case ``ref`` with its cycles, read by one statement and so from one snapshot: the
+    row and the cycles of one version. Nothing is locked: a writer that then changes the case
+    is refused by the version guard of `append` if someone else changed it first."""
+    rows = connection.execute(_CASE_WITH_CYCLES, {"ref": ref}).all()
+    if not rows:
         raise CaseNotFound(ref)
-    cycles = connection.execute(_CYCLES_OF, {"case_id": row.id})
-    return stored_from_row(row._mapping, tuple(_cycle(*c) for c in cycles))
+    width = len(_CASE_COLUMNS)
+    cycles = tuple(_cycle(*row[width:]) for row in rows if row[width] is not None)
+    return stored_from_row(rows[0]._mapping, cycles)
 
 
 def _cycle(clock: str, cycle: int, status: str, unit: str, *rest: Any) -> Cycle:
-    """A Cycle from its columns in field order (`_CYCLES_OF`)."""
+    """A Cycle from its columns in field order (`_CYCLE_COLUMNS`)."""
     return Cycle(clock, cycle, _STATUS[status], _UNIT[unit], *rest)
 
 
@@ -260,9 +261,10 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 # -- references ------------------------------------------------------------------------------
 
 
-def _upsert_counter(connection: sa.Connection) -> Any:
+def upsert(connection: sa.Connection, table: sa.Table) -> Any:
+    """An INSERT of the connection's dialect, which can say what to do ON CONFLICT."""
     dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
-    return dialect.insert(ref_counters)
+    return dialect.insert(table)
 
 
 def allocate_refs(
@@ -278,7 +280,7 @@ def allocate_refs(
     refs: list[str] = []
     while len(refs) < count:
         wanted = count - len(refs)
-        insert = _upsert_counter(connection)
+        insert = upsert(connection, ref_counters)
         statement = (
             insert.values(key=key, last=wanted)
             .on_conflict_do_update(index_elements=[ref_counters.c.key],
@@ -306,7 +308,7 @@ def advance_ref_counters(
         highest[key] = max(highest.get(key, 0), int(match["number"]))
     if not highest:
         return
-    insert = _upsert_counter(connection)
+    insert = upsert(connection, ref_counters)
     larger = sa.func.max if connection.dialect.name == "sqlite" else sa.func.greatest
     statement = insert.on_conflict_do_update(
         index_elements=[ref_counters.c.key],
@@ -365,11 +367,23 @@ _INSERT_CYCLES = sa.insert(clock_cycles)
 _UPDATE_CASE = sa.update(cases).where(
     cases.c.id == sa.bindparam("b_id"), cases.c.version == sa.bindparam("b_version")
 )
-_UPDATE_CYCLE = sa.update(clock_cycles).where(
-    clock_cycles.c.case_id == sa.bindparam("b_case_id"),
-    clock_cycles.c.clock == sa.bindparam("b_clock"),
-    clock_cycles.c.cycle == sa.bindparam("b_cycle"),
-)
+_CYCLE_KEY = ("case_id", "clock", "cycle")
+
+
+@functools.cache
+def _cycles_upsert(dialect_name: str) -> Any:
+    insert = (sqlite if dialect_name == "sqlite" else postgresql).insert(clock_cycles)
+    return insert.on_conflict_do_update(
+        index_elements=[clock_cycles.c[name] for name in _CYCLE_KEY],
+        set_={name: insert.excluded[name] for name in Cycle._fields if name not in _CYCLE_KEY},
+    )
+
+
+def _write_cycles(connection: sa.Connection, case_id: int, cycles: Sequence[Cycle]) -> None:
+    """New cycles inserted and changed ones updated, by one statement (an upsert on the
+    cycle's key), built once per dialect."""
+    connection.execute(_cycles_upsert(connection.dialect.name),
+                       [cycle_values(case_id, c) for c in cycles])
 
 
 def insert_case(
@@ -418,24 +432,15 @@ def append(
         "handler": text_attr(case.attrs, "handler"),
     })
     if guarded.rowcount != 1:
-        raise Conflict(
+        raise StaleCase(
             f"case {case.ref} changed while this change was being made; reload and try again",
             ["--expect-version <current version>"],
         )
     connection.execute(_INSERT_EVENT, event)
     inserted, updated = changed_cycles(stored.case.cycles, case.cycles)
-    if updated:
-        connection.execute(_UPDATE_CYCLE, [_cycle_update(stored.id, c) for c in updated])
-    if inserted:
-        connection.execute(_INSERT_CYCLES, [cycle_values(stored.id, c) for c in inserted])
+    if inserted or updated:
+        _write_cycles(connection, stored.id, [*updated, *inserted])
     return StoredCase(stored.id, case, seq, event["hash"], stored.broken)
-
-
-def _cycle_update(case_id: int, cycle: Cycle) -> dict[str, Any]:
-    """The parameters of `_UPDATE_CYCLE`: the cycle's key to find it, the rest to set."""
-    values = cycle_values(case_id, cycle)
-    key = {f"b_{name}": values.pop(name) for name in ("case_id", "clock", "cycle")}
-    return {**values, **key}
 
 
 def mark_broken(connection: sa.Connection, case_id: int, problem: str | None) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +15,6 @@ from deployments.api import errors
 from deployments.bootstrap import Runtime, bootstrap
 from states.errors import CaseflowError
 
-SECRET_ENV = "CASEFLOW_SECRET_KEY"
 # Requests run in a pool of this many threads, each with a database connection of its own kept
 # open: more threads would only queue for the connections (or open and close extra ones for
 # every request) and contend for the interpreter.
@@ -46,7 +44,7 @@ def create_app(rt: Runtime, *, secret_key: str | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, errors.invalid_request)
     app.add_exception_handler(StarletteHTTPException, errors.http_error)
     app.include_router(routes.router)
-    key = secret_key or os.environ.get(SECRET_ENV) or secrets.token_urlsafe(32)
+    key = secret_key or rt.settings.secret_key or secrets.token_urlsafe(32)
     pages.mount(app, key)
     return app
 

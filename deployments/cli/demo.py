@@ -28,6 +28,7 @@ import typer
 
 from deployments.bootstrap import Runtime
 from deployments.cli.output import console, emit_json, json_option
+from deployments.settings import load_settings
 from states.errors import RuleViolation
 
 if TYPE_CHECKING:
@@ -65,7 +66,8 @@ def demo(
     root = ctx.find_root()
     url = root.params.get("db") or DEMO_DB_URL
     _make_room(url)
-    rt = Runtime(url, None)  # the law's default periods: the seed is calibrated on them
+    # the law's default periods: the seed is calibrated on them
+    rt = Runtime(load_settings(db_url=url, policy=None))
     try:
         bureau = rt.bureau
         the_plan = plan(DEFAULT_SEED if seed is None else seed, rt.calendar)
@@ -154,8 +156,8 @@ def _make_room(url: str) -> None:
         if not Path(path).exists() or Path(path).stat().st_size == 0:
             return
         check_sqlite_file(path)
-    engine = (Runtime(url, None).open_database(lambda _engine: None) if path is None
-              else housekeeping.read_only_sqlite(path))
+    engine = (Runtime(load_settings(db_url=url)).open_database(lambda _engine: None)
+              if path is None else housekeeping.read_only_sqlite(path))
     try:
         with engine.connect() as connection:
             if housekeeping.has_cases(connection):
