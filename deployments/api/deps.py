@@ -10,7 +10,9 @@ from deployments.bootstrap import Runtime
 from states.roles import BadCredentials, Identity
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    """On the event loop (no I/O here): a sync dependency would take a trip to the thread
+    pool for every request."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 
