@@ -101,6 +101,34 @@ def test_a_bad_record_exits_3_and_keeps_the_good_ones(
     assert sorted(c["ref"] for c in listed) == ["CP-2024-0007", "RC-2024-0101"]
 
 
+def test_a_malformed_record_is_named_by_line_field_and_what_is_allowed(
+    cli: Runner, tmp_path: Path, db_url: str
+) -> None:
+    """A record of the wrong shape (pydantic's refusal, in the importer's words): exit 3, the
+    field and what it allows in the report and in the one stderr line, nothing of it kept."""
+    bad_date = {**CP, "ref": "CP-2024-0009", "events": [{"trigger": "accept", "on": "21.02.2024"}]}
+    unknown = {**CP, "ref": "CP-2024-0010", "colour": "red"}
+    name = write(tmp_path, "cases.jsonl", [CP, bad_date, unknown])
+    done = cli(["--db", db_url, "case", "import", name, "--json"])
+    assert done.returncode == 3
+    assert json.loads(done.stdout)["errors"] == [
+        {"line": 2, "ref": "CP-2024-0009", "error": {
+            "code": "invalid_record", "message": "event 1: on '21.02.2024' is not a date",
+            "allowed": ["YYYY-MM-DD"]}},
+        {"line": 3, "ref": "CP-2024-0010", "error": {
+            "code": "invalid_record", "message": "unknown field 'colour'",
+            "allowed": ["type", "ref", "on", "attrs", "by", "events"]}}]
+    assert one_error_line(done.stderr).endswith(
+        "first: line 2: event 1: on '21.02.2024' is not a date")
+    listed = json.loads(cli(["--db", db_url, "case", "list", "--json"]).stdout)
+    assert [c["ref"] for c in listed] == ["CP-2024-0007"]
+
+    text = cli(["--db", db_url, "case", "import", name])
+    assert text.returncode == 3
+    assert ("line 3  CP-2024-0010  invalid_record: unknown field 'colour' (allowed: type, ref, "
+            "on, attrs, by, events)") in text.stdout
+
+
 def test_people_get_text_and_the_same_exit_code(
     cli: Runner, tmp_path: Path, sqlite_db: str
 ) -> None:

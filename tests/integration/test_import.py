@@ -353,6 +353,49 @@ def test_each_kind_of_bad_record_is_reported_and_not_kept(
     assert counts(engine)["cases"] == 1
 
 
+MALFORMED: list[tuple[dict[str, Any], str, list[str]]] = [
+    # (record, the error's message, what it allows): the record's shape, judged by its models
+    ({**GOOD, "ref": "SH-1", "events": [{"trigger": "accept", "on": "2024-02-21", "who": "x"}]},
+     "event 1: unknown field 'who'", ["trigger", "on", "attrs", "reason", "by"]),
+    ({**GOOD, "ref": "SH-2", "on": "2024-02-30"}, "on '2024-02-30' is not a date",
+     ["YYYY-MM-DD"]),
+    ({**GOOD, "ref": "SH-3", "events": [ev("accept", "2024-02-21"), ev("decide", "21/03/2024")]},
+     "event 2: on '21/03/2024' is not a date", ["YYYY-MM-DD"]),
+    ({**GOOD, "ref": "SH-4", "attrs": {"complainant": "王五", "urgent": True}},
+     "attrs.urgent must be text or a whole number, not true", ["urgent=VALUE"]),
+    ({**GOOD, "ref": "SH-5", "events": [{"trigger": "accept"}]}, "event 1: on is missing",
+     ["YYYY-MM-DD"]),
+]
+JSON_ONLY = [  # a CSV cell is text, and its header names the only columns there are
+    ({**GOOD, "ref": "SH-6", "colour": "red"}, "unknown field 'colour'",
+     ["type", "ref", "on", "attrs", "by", "events"]),
+    ({**GOOD, "ref": "SH-7", "by": 7}, "by must be text, not 7", ["by=TEXT"]),
+]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_malformed_record_names_its_line_field_and_what_is_allowed(
+    bureau: Bureau, engine: Engine, tmp_path: Path, fmt: str
+) -> None:
+    """Each malformed record is its line's error, in the same words in either format, and
+    nothing of it is stored; the good records around it are."""
+    malformed = MALFORMED + (JSON_ONLY if fmt == "jsonl" else [])
+    records = [{**GOOD, "ref": "OK-1"}, *(bad for bad, _, _ in malformed), {**GOOD, "ref": "OK-2"}]
+    text = jsonl(records) if fmt == "jsonl" else csv_text(records)
+    report = run_import(bureau, tmp_path, text, f"cases.{fmt}")
+
+    first = 2 if fmt == "jsonl" else 3  # after OK-1 (and the CSV header)
+    assert [e.to_json() for e in report.errors] == [
+        {"line": first + i, "ref": bad["ref"],
+         "error": {"code": "invalid_record", "message": message, "allowed": allowed}}
+        for i, (bad, message, allowed) in enumerate(malformed)]
+    assert report.imported == 2
+    assert counts(engine)["events"] == 4  # OK-1 and OK-2, opened and accepted; no more
+    with engine.connect() as connection:
+        refs = connection.execute(sa.select(cases.c.ref).order_by(cases.c.ref)).scalars().all()
+    assert refs == ["OK-1", "OK-2"]
+
+
 def test_a_file_that_is_not_an_import_file(bureau: Bureau, tmp_path: Path) -> None:
     with pytest.raises(importer.UnreadableFile, match="colour"):
         run_import(bureau, tmp_path, "type,on,colour\ncomplaint,2024-02-19,red\n", "x.csv")
