@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from flows.context import Bureau
     from flows.delivery import DeliveryKit
+    from states.roles import Identity
 
 
 @dataclass
@@ -40,6 +41,13 @@ class Runtime:
     environment)."""
 
     settings: Settings
+    # the engine's pool, for a server whose threads each hold a connection (`create_app`)
+    engine_options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def acting_as(self) -> str | None:
+        """The user a CLI command acts as (`--as USER`, else ``CASEFLOW_USER``), if named."""
+        return (self.settings.user or "").strip() or None
 
     @property
     def db_url(self) -> str:
@@ -124,7 +132,7 @@ class Runtime:
         if path is not None:
             check_sqlite_file(path)
         try:
-            engine = create_engine(self.db_url)
+            engine = create_engine(self.db_url, **self.engine_options)
             prepare(engine)
         except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError) as exc:
             raise DatabaseUnavailable(
@@ -164,6 +172,17 @@ class Runtime:
         from flows.context import Bureau
 
         return Bureau(self.engine, self.types, self.calendar)
+
+    @cached_property
+    def identity(self) -> Identity | None:
+        """The user this command acts as, looked up in the directory (`UnknownUser` if not
+        there); None when no one was named — the services then refuse a write if the
+        directory holds anyone (`flows.services.acting`)."""
+        if self.acting_as is None:
+            return None
+        from flows.users import identity
+
+        return identity(self.bureau, self.acting_as)
 
     def now(self) -> datetime:
         """The real clock: read here and nowhere else."""
@@ -232,9 +251,11 @@ def read_calendar_data(path: Path) -> dict[int, YearData]:
     return parse_calendar_data(text, origin=str(path))
 
 
-def bootstrap(db_url: str | None = None, policy: str | None = None) -> Runtime:
+def bootstrap(
+    db_url: str | None = None, policy: str | None = None, user: str | None = None
+) -> Runtime:
     """A runtime from explicit options, else the environment (``CASEFLOW_DB_URL``,
-    ``CASEFLOW_POLICY``, …: `deployments.settings`)."""
-    explicit = {name: value for name, value in (("db_url", db_url), ("policy", policy))
-                if value}
+    ``CASEFLOW_POLICY``, ``CASEFLOW_USER``, …: `deployments.settings`)."""
+    explicit = {name: value for name, value in
+                (("db_url", db_url), ("policy", policy), ("user", user)) if value}
     return Runtime(load_settings(**explicit))

@@ -14,6 +14,8 @@ the composition root hands the environment to `resolve_routes` as a mapping.
 | alert HTTP timeout, seconds | ``CASEFLOW_ALERT_TIMEOUT`` | 10 |
 | alert claim lease, seconds | ``CASEFLOW_ALERT_LEASE`` | 60 |
 | Prefect server | ``PREFECT_API_URL`` | none: flows run in-process |
+| the user a CLI change is made as | ``CASEFLOW_USER`` (``--as``) | none |
+| the key signing the pages' sessions | ``CASEFLOW_SECRET_KEY`` | none: a random one per process |
 
 An empty variable counts as unset.
 """
@@ -42,6 +44,8 @@ class Settings(BaseSettings):
     report_dir: Path = Path("reports")
     alert_timeout: float = Field(default=10.0, gt=0, le=120)
     alert_lease: float = Field(default=60.0, gt=0, le=3600)
+    user: str | None = None
+    secret_key: str | None = None
     prefect_api_url: str | None = Field(
         default=None, validation_alias=AliasChoices("PREFECT_API_URL", "prefect_api_url")
     )

@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
 
+from sqlalchemy import Connection
+
 from flows import pool
 from flows.context import Bureau
 from models import repository
+from models import users as directory
 from models import verify as verification
 from models.chain import ChainCheck
 from models.errors import Conflict, StaleCase
@@ -32,6 +35,14 @@ from states.errors import (
 from states.lapses import LapsedFirst, act, lapses_due
 from states.machine import allowed_triggers, fire
 from states.machine import open_case as open_in_domain
+from states.roles import (
+    Identity,
+    IdentityRequired,
+    may_fire,
+    may_fire_any,
+    opening_attrs,
+    triggers_for,
+)
 
 T = TypeVar("T")
 MAX_REF_LENGTH = 40
@@ -67,6 +78,17 @@ def check_ref(ref: str) -> str:
     return ref
 
 
+def acting(connection: Connection, who: Identity | None) -> Identity | None:
+    """The person a write is judged as: the one gate every person's write passes (the rules
+    themselves are `states.roles`). With no user directory yet, caseflow stays open as it
+    was (None); once anyone is in it, a write that names no one is refused."""
+    if who is None and directory.any_user(connection):
+        raise IdentityRequired(
+            "caseflow has users: a change is made by one of them, and none was named",
+            ["--as USER", "CASEFLOW_USER", "Authorization: Bearer TOKEN"])
+    return who
+
+
 def open_case(
     bureau: Bureau,
     type_name: str,
@@ -76,12 +98,17 @@ def open_case(
     ref: str | None = None,
     by: str,
     now: datetime,
+    who: Identity | None = None,
 ) -> StoredCase:
-    """立案登记: open a case received on ``on``; a reference is generated when none is given."""
+    """立案登记: open a case received on ``on``; a reference is generated when none is given.
+    ``who``: the user acting (`states.roles.opening_attrs`), None with no user directory."""
     case_type = bureau.case_type(type_name)
     not_in_future(on, now)
-    opened = open_in_domain(case_type, on, attrs=attrs, by=by, calendar=bureau.calendar)
     with bureau.unit_of_work() as uow:
+        person = acting(uow.connection, who)
+        if person is not None:
+            attrs = opening_attrs(person, attrs or {})
+        opened = open_in_domain(case_type, on, attrs=attrs, by=by, calendar=bureau.calendar)
         if ref is None:
             (ref,) = repository.allocate_refs(uow.connection, case_type.ref_prefix, on.year)
         else:
@@ -107,8 +134,10 @@ def advance(
     now: datetime,
     expect_version: int | None = None,
     by_system: bool = False,
+    who: Identity | None = None,
 ) -> StoredCase:
-    """Fire ``trigger`` on case ``ref`` with legal effect on ``on`` (default: today).
+    """Fire ``trigger`` on case ``ref`` with legal effect on ``on`` (default: today), as
+    ``who`` (None with no user directory).
 
     A person's trigger comes after the lapses that had happened in law by its date
     (`states.lapses`): they are recorded first, as the system's events, and stay recorded when
@@ -119,7 +148,7 @@ def advance(
         try:
             stored = advance_in(uow, bureau, ref, trigger, on=on, attrs=attrs, reason=reason,
                                 by=by, now=now, expect_version=expect_version,
-                                by_system=by_system)
+                                by_system=by_system, who=who)
         except LapsedFirst:
             uow.commit()  # the lapses are facts, whatever becomes of the person's act
             raise
@@ -140,6 +169,7 @@ def advance_in(
     now: datetime,
     expect_version: int | None = None,
     by_system: bool = False,
+    who: Identity | None = None,
 ) -> StoredCase:
     """`advance` inside a unit of work the caller commits: the case is read, the trigger fired
     on it and the result written under the case's version guard. A person's trigger is
@@ -153,7 +183,8 @@ def advance_in(
     return with_fresh_reads(
         lambda: _judge_and_write(uow, bureau, repository.load(uow.connection, ref), trigger,
                                  on=on, attrs=attrs, reason=reason, by=by, now=now,
-                                 expect_version=expect_version, by_system=by_system),
+                                 expect_version=expect_version, by_system=by_system,
+                                 who=who),
         again=expect_version is None,
     )
 
@@ -184,6 +215,7 @@ def _judge_and_write(
     now: datetime,
     expect_version: int | None,
     by_system: bool,
+    who: Identity | None,
 ) -> StoredCase:
     ref = stored.case.ref
     if stored.broken is not None:
@@ -197,6 +229,11 @@ def _judge_and_write(
             [f"--expect-version {stored.case.version}"],
         )
     case_type = bureau.case_type(stored.case.type)
+    person = None if by_system else acting(uow.connection, who)
+    whose = {"department": stored.case.attrs.get("department"),
+             "handler": stored.case.attrs.get("handler")}
+    if person is not None:  # before anything is judged or written, lapses included
+        may_fire_any(person, case_type, trigger, **whose)
     try:
         if by_system:
             events: tuple[Fired, ...] = (
@@ -208,6 +245,8 @@ def _judge_and_write(
     except LapsedFirst as refusal:
         _append_all(uow, stored, refusal.lapses, now)
         raise
+    if person is not None:  # the actor it was fired as (a second 补正 is a supervisor's)
+        may_fire(person, trigger, events[-1].event.actor, **whose)
     # the lawyer `assign` names must be one the pool's gates let take this case (指派)
     pool.check_gates(uow.connection, stored.id, case_type.name, events)
     after = _append_all(uow, stored, events, now)
@@ -270,17 +309,21 @@ def get_case(bureau: Bureau, ref: str) -> StoredCase:
         return repository.load(uow.connection, ref)
 
 
-def triggers_now(bureau: Bureau, ref: str, now: datetime) -> list[str]:
+def triggers_now(
+    bureau: Bureau, ref: str, now: datetime, who: Identity | None = None
+) -> list[str]:
     """The triggers a person may fire on the case now: on the case as it stands in law today,
     after any lapse that has happened but that no sweep has recorded yet, and without the
-    extensions its clock rules refuse today."""
+    extensions its clock rules refuse today; with ``who``, only those their role allows."""
     stored = get_case(bureau, ref)
     case_type = bureau.case_type(stored.case.type)
     today = legal_date(now)
     lapses = lapses_due(case_type, stored.case, today, bureau.calendar)
     case = lapses[-1].case if lapses else stored.case
-    return allowed_triggers(case_type, case.state, attrs=case.attrs, cycles=case.cycles,
-                            on=today)
+    allowed = allowed_triggers(case_type, case.state, attrs=case.attrs, cycles=case.cycles,
+                               on=today)
+    return triggers_for(who, case_type, allowed, department=case.attrs.get("department"),
+                        handler=case.attrs.get("handler"))
 
 
 def timeline(bureau: Bureau, ref: str) -> list[dict[str, object]]:
@@ -297,6 +340,9 @@ def list_cases(
     state: str | None = None,
     overdue_on: date | None = None,
     limit: int | None = None,
+    department: str | None = None,
+    handler: str | None = None,
+    due_before: date | None = None,
 ) -> list[StoredCase]:
     # unknown names are errors, not empty lists
     types = [bureau.case_type(case_type)] if case_type is not None else list(bureau.types.values())
@@ -308,7 +354,8 @@ def list_cases(
         notices = sorted({c.name for t in types for c in t.clocks if c.notice})
         return repository.find(
             uow.connection, case_type=case_type, state=state, overdue_on=overdue_on,
-            notices=notices, limit=limit,
+            notices=notices, limit=limit, department=department, handler=handler,
+            due_before=due_before,
         )
 
 

@@ -10,12 +10,15 @@ from models.chain import jsonable
 from models.repository import StoredCase
 from states.calendar import WorkCalendar
 from states.casetype import CaseType
+from states.roles import Identity, masked
 
 
 def case_json(
-    stored: StoredCase, case_type: CaseType, judged_on: date, calendar: WorkCalendar
+    stored: StoredCase, case_type: CaseType, judged_on: date, calendar: WorkCalendar,
+    viewer: Identity | None = None,
 ) -> dict[str, Any]:
-    """A case as CONTRACT.md shows it, clock statuses judged on legal date ``judged_on``."""
+    """A case as CONTRACT.md shows it, clock statuses judged on legal date ``judged_on``,
+    personal data masked for a ``viewer`` whose role does not need them (`states.roles`)."""
     case = stored.case
     specs = case_type.clock_map
     states = case_type.state_map
@@ -29,7 +32,7 @@ def case_json(
         "opened_on": case.opened_on.isoformat(),
         "admitted_on": case.admitted_on.isoformat() if case.admitted_on else None,
         "closed_on": case.closed_on.isoformat() if case.closed_on else None,
-        "attrs": jsonable(case.attrs),
+        "attrs": masked(jsonable(case.attrs), viewer),
         "clocks": [
             {
                 "name": cycle.clock,
@@ -53,8 +56,8 @@ def case_json(
     }
 
 
-def event_json(row: Mapping[str, Any]) -> dict[str, Any]:
-    """One timeline entry as CONTRACT.md shows it."""
+def event_json(row: Mapping[str, Any], viewer: Identity | None = None) -> dict[str, Any]:
+    """One timeline entry as CONTRACT.md shows it (personal data masked as in `case_json`)."""
     return {
         "seq": row["seq"],
         "trigger": row["trigger"],
@@ -65,7 +68,7 @@ def event_json(row: Mapping[str, Any]) -> dict[str, Any]:
         "by": row["by"],
         "actor": row["actor"],
         "reason": row["reason"],
-        "attrs": row["attrs"],
+        "attrs": masked(row["attrs"], viewer),
         "clocks": row["clocks"],
         "hash": row["hash"],
     }

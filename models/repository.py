@@ -11,7 +11,7 @@ import functools
 import re
 from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -156,23 +156,34 @@ def find(
     overdue_on: date | None = None,
     notices: Sequence[str] = (),
     limit: int | None = None,
+    department: str | None = None,
+    handler: str | None = None,
+    due_before: date | None = None,
 ) -> list[StoredCase]:
-    """Cases by type and state; with ``overdue_on``, only those with a clock running past due
-    (``notices``: clocks owed by no one, which are never overdue)."""
+    """Cases by type, state, department and handler; with ``overdue_on``, only those with a
+    clock running past due (``notices``: clocks owed by no one, which are never overdue); with
+    ``due_before``, only those with a clock running and due on or before that day."""
+    def running_due(on_or_before: date) -> sa.Exists:
+        return sa.exists().where(
+            clock_cycles.c.case_id == cases.c.id,
+            clock_cycles.c.status == CycleStatus.RUNNING.value,
+            clock_cycles.c.due_on <= on_or_before,
+            clock_cycles.c.clock.not_in(notices),
+        )
+
     query = sa.select(*_CASE_COLUMNS).order_by(cases.c.id)
     if case_type is not None:
         query = query.where(cases.c.type == case_type)
     if state is not None:
         query = query.where(cases.c.state == state)
-    if overdue_on is not None:
-        query = query.where(
-            sa.exists().where(
-                clock_cycles.c.case_id == cases.c.id,
-                clock_cycles.c.status == CycleStatus.RUNNING.value,
-                clock_cycles.c.due_on < overdue_on,
-                clock_cycles.c.clock.not_in(notices),
-            )
-        )
+    if department is not None:
+        query = query.where(cases.c.department == department)
+    if handler is not None:
+        query = query.where(cases.c.handler == handler)
+    if overdue_on is not None:  # due before that day: its last day has ended
+        query = query.where(running_due(overdue_on - timedelta(days=1)))
+    if due_before is not None:
+        query = query.where(running_due(due_before))
     if limit is not None:
         query = query.limit(limit)
     rows = connection.execute(query).mappings().all()

@@ -288,3 +288,37 @@ lawyers = LawyerRow.__table__  # type: ignore[attr-defined]
 lawyer_leaves = LawyerLeaveRow.__table__  # type: ignore[attr-defined]
 lawyer_conflicts = LawyerConflictRow.__table__  # type: ignore[attr-defined]
 lawyer_offers = LawyerOfferRow.__table__  # type: ignore[attr-defined]
+
+
+class UserRow(SQLModel, table=True):
+    """A person of the bureau who uses caseflow (用户): their role and department (科室).
+
+    Only the password's hash is kept (argon2id, `flows.users`); NULL for a user who logs in
+    with API tokens alone."""
+
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True,
+                                                              autoincrement=True))
+    name: str = Field(sa_column=sa.Column(sa.String(80), nullable=False, unique=True))
+    role: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
+    department: str | None = Field(default=None, sa_column=sa.Column(sa.String(80)))
+    password_hash: str | None = Field(default=None, sa_column=sa.Column(sa.String(200)))
+    created_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+
+
+class ApiTokenRow(SQLModel, table=True):
+    """An API token of a user, kept as its SHA-256 only: shown once when issued, revocable."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigId, primary_key=True,
+                                                              autoincrement=True))
+    user_id: int = Field(sa_column=sa.Column(BigId, sa.ForeignKey("users.id"), nullable=False))
+    token_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
+    created_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime))
+
+
+users = UserRow.__table__  # type: ignore[attr-defined]
+api_tokens = ApiTokenRow.__table__  # type: ignore[attr-defined]

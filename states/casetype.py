@@ -179,6 +179,12 @@ def assignment_attrs() -> tuple[Attr, ...]:
     return (attr_text("department", "承办科室"), attr_text("handler", "承办人"))
 
 
+def personal_attrs() -> tuple[Attr, ...]:
+    """The applicant's (or complainant's) ID and phone numbers: personal data, shown in full
+    only to the roles that work the case (`states.roles.masked`)."""
+    return (attr_text("id_number", "身份证号"), attr_text("phone", "联系电话"))
+
+
 def reassign(source: tuple[str, ...]) -> TransitionSpec:
     """改派: the section chief gives an open case to another clerk (and department)."""
     return TransitionSpec(

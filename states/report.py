@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from typing import Any
 
+from states.calendar import FIRST_YEAR, LAST_YEAR
 from states.casetype import CaseType
 from states.errors import InvalidInput
 
@@ -63,6 +64,12 @@ def reopening_triggers(case_type: CaseType) -> tuple[str, ...]:
 
 
 def check_period(start: date, end: date) -> None:
+    """A period the report can judge: in the calendar's years (no case is older; a day before
+    0001-01-01 cannot even be counted), and not ending before it starts."""
+    for day in (start, end):
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise InvalidPeriod(f"{day.isoformat()} is outside the years a report covers",
+                                [f"{FIRST_YEAR}-01-01..{LAST_YEAR}-12-31"])
     if start > end:
         raise InvalidPeriod(
             f"the period {start.isoformat()}..{end.isoformat()} ends before it starts",

@@ -20,8 +20,10 @@ from deployments.cli import (
     demo,
     lawyers,
     reports,
+    serve,
     sweep,
     types,
+    users,
 )
 from deployments.cli.output import fail, fail_usage
 from states.errors import CaseflowError
@@ -43,6 +45,8 @@ app.add_typer(reports.app, name="report")
 app.add_typer(audit.app, name="audit")
 app.add_typer(lawyers.app, name="lawyer")
 app.command("assign")(lawyers.assign)
+app.add_typer(users.app, name="user")
+app.command("serve")(serve.serve)
 
 
 @app.callback()
@@ -52,8 +56,11 @@ def root(
                            help="Database URL (else CASEFLOW_DB_URL, else sqlite:///caseflow.db)."),
     policy: str = typer.Option(None, "--policy", metavar="PATH",
                                help="The bureau's policy file (else CASEFLOW_POLICY)."),
+    user: str = typer.Option(None, "--as", metavar="USER",
+                             help="The user a change is made as, once caseflow has users "
+                                  "(else CASEFLOW_USER)."),
 ) -> None:
-    ctx.obj = bootstrap(db, policy)
+    ctx.obj = bootstrap(db, policy, user)
 
 
 def main(argv: list[str] | None = None) -> None:

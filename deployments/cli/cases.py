@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -18,6 +18,9 @@ from deployments.cli.parsing import parse_date, parse_instant, parse_settings, p
 from deployments.cli.state import runtime
 from models.errors import VerificationFailed
 from states.calendar import legal_date
+
+if TYPE_CHECKING:
+    from states.roles import Identity
 
 app = typer.Typer(help="Cases (案件): open, advance, show, timeline, list, verify, import.",
                   no_args_is_help=True)
@@ -38,11 +41,24 @@ def _texts(**flags: Sequence[str] | None) -> None:
                                    ["UTF-8 text"]) from None
 
 
+def acting(ctx: typer.Context, by: str | None) -> tuple[Identity | None, str]:
+    """Who makes a change: the ``--as`` user once caseflow has users (recorded as ``by``),
+    else ``--by`` (default: the operating-system user) as before."""
+    who = runtime(ctx).identity
+    if who is None:
+        return None, parse_user(by)
+    if by is not None and by.strip() != who.name:
+        raise UsageProblem(f"--by {by!r} is not the user acting (--as {who.name})",
+                           [f"--by {who.name}", "no --by"])
+    return who, who.name
+
+
 def _print_case(ctx: typer.Context, stored: Any, now: Any, as_json: bool) -> None:
     from flows.views import case_json
 
     rt = runtime(ctx)
-    doc = case_json(stored, rt.case_type(stored.case.type), legal_date(now), rt.calendar)
+    doc = case_json(stored, rt.case_type(stored.case.type), legal_date(now), rt.calendar,
+                    rt.identity)
     if as_json:
         emit_json(doc)
         return
@@ -77,13 +93,13 @@ def open_(
     from flows import services
 
     _texts(TYPE=type_name, **{"--ref": ref, "--set": settings})
-    user = parse_user(by)
     rt = runtime(ctx)
     day = parse_date(on, "--on")
     attrs = parse_settings(settings)
+    who, user = acting(ctx, by)
     now = rt.now()
     stored = services.open_case(rt.bureau, type_name, on=day, attrs=attrs, ref=ref,
-                                by=user, now=now)
+                                by=user, now=now, who=who)
     _print_case(ctx, stored, now, as_json)
 
 
@@ -105,13 +121,13 @@ def advance(
     from flows import services
 
     _texts(REF=ref, TRIGGER=trigger, **{"--set": settings, "--reason": reason})
-    user = parse_user(by)
     rt = runtime(ctx)
     day = parse_date(on, "--on") if on is not None else None
     attrs = parse_settings(settings)
+    who, user = acting(ctx, by)
     now = rt.now()
     stored = services.advance(rt.bureau, ref, trigger, on=day, attrs=attrs, reason=reason,
-                              by=user, now=now, expect_version=expect_version)
+                              by=user, now=now, expect_version=expect_version, who=who)
     _print_case(ctx, stored, now, as_json)
 
 
@@ -143,7 +159,7 @@ def triggers(
 
     _texts(REF=ref)
     rt = runtime(ctx, reading=True)
-    names = services.triggers_now(rt.bureau, ref, rt.now())
+    names = services.triggers_now(rt.bureau, ref, rt.now(), rt.identity)
     if as_json:
         emit_json(names)
         return
@@ -165,13 +181,13 @@ def timeline(
     from flows.views import event_json
 
     _texts(REF=ref)
-    entries = [event_json(row) for row in services.timeline(runtime(ctx, reading=True).bureau, ref)]
+    rt = runtime(ctx, reading=True)
+    entries = [event_json(row, rt.identity) for row in services.timeline(rt.bureau, ref)]
     if as_json:
         emit_json(entries)
         return
     from flows.story import timeline_story
 
-    rt = runtime(ctx, reading=True)
     case = services.get_case(rt.bureau, ref).case
     typer.echo(f"{case.ref}  {case.type} {rt.case_type(case.type).label}")
     typer.echo("every event, oldest first: legal date 生效日, what, who 经办 and why 理由, "
@@ -201,7 +217,9 @@ def list_(
     judged_on = legal_date(now)
     found = services.list_cases(rt.bureau, case_type=type_name, state=state,
                                 overdue_on=judged_on if overdue else None, limit=limit)
-    docs = [case_json(s, rt.case_type(s.case.type), judged_on, rt.calendar) for s in found]
+    viewer = rt.identity
+    docs = [case_json(s, rt.case_type(s.case.type), judged_on, rt.calendar, viewer)
+            for s in found]
     if as_json:
         emit_json(docs)
         return

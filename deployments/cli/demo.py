@@ -75,6 +75,9 @@ def demo(
         sink_path = out / "alerts.jsonl"
         with _alert_delivery(bureau, sink_path) as deliver, _progress(the_plan, as_json) as tick:
             done = simulate(bureau, the_plan, deliver=deliver.run, progress=tick)
+        from flows.demo.staff import DEMO_PASSWORD, add_staff
+
+        staff = add_staff(bureau, rt.now())
         reports = closure_reports(bureau)
         files = write_report_files(bureau, out)
         timeline = _timeline(bureau, the_plan.sample_ref)
@@ -100,6 +103,8 @@ def demo(
         "reports": reports,
         "timeline": {"ref": the_plan.sample_ref, "type": sample_type,
                      "events": timeline},
+        "users": {"password": DEMO_PASSWORD,
+                  "users": [{k: u[k] for k in ("name", "role", "department")} for u in staff]},
         "files": [str(path) for path in files],
         "seconds": round(time.perf_counter() - started, 1),
     }
@@ -274,6 +279,11 @@ def render(doc: dict[str, Any]) -> None:
     out.print("files: " + ", ".join(doc["files"]))
     out.print(f"database: {doc['db']} — every command works on it, e.g. "
               f"`caseflow --db {doc['db']} case list --type complaint`")
+    people = ", ".join(f"{u['name']} ({u['role']}"
+                       + (f", {u['department']})" if u["department"] else ")")
+                       for u in doc["users"]["users"])
+    out.print(f"users 用户: {people}; password 密码 {doc['users']['password']!r} — "
+              f"`caseflow --db {doc['db']} serve`, then log in at http://127.0.0.1:8000/login")
 
 
 def _pct(rate: float | None) -> str:

@@ -113,8 +113,9 @@ def _import(
 ) -> None:
     from flows import importer
 
-    user = parse_user(by)
     rt = runtime(ctx)
+    who = rt.identity
+    user = who.name if who is not None else parse_user(by)
     total = importer.count_records(path)  # an unreadable file stops here, before the database
     now = rt.now()
     bureau = rt.bureau
@@ -124,7 +125,7 @@ def _import(
             report = importer.import_file(bureau, path, now=now, dry_run=dry_run,
                                           by=user, progress=progress,
                                           workers=importer.default_workers(total),
-                                          stop=lambda: bool(signals))
+                                          stop=lambda: bool(signals), who=who)
         except importer.ImportInterrupted as interrupted:
             stopped = interrupted  # said once the progress bar is gone
     if stopped is not None:

@@ -75,6 +75,8 @@ from flows.importer.writer import (
     Stop,
     Writer,
 )
+from flows.services import acting
+from states.roles import Identity, may_import
 
 __all__ = [
     "ALREADY_IMPORTED", "MAX_NESTING", "CaseRecord", "EventRecord", "ImportInterrupted",
@@ -232,12 +234,18 @@ def import_file(
     chunk_size: int = CHUNK,
     workers: int | None = None,
     stop: Stop | None = None,
+    who: Identity | None = None,
 ) -> ImportReport:
     """Import the CSV or JSON Lines file at ``path`` (`UnreadableFile` if it cannot be read).
 
     ``workers``: worker processes for the pure work; by default none for a short file and one
-    per available core for a long one. ``stop``: as for `import_records`.
+    per available core for a long one. ``stop``: as for `import_records`. ``who``: the user
+    importing, judged like every write (`flows.services.acting`, `states.roles.may_import`).
     """
+    with bureau.unit_of_work(write=False) as uow:
+        person = acting(uow.connection, who)
+    if person is not None:
+        may_import(person)
     if workers is None:
         workers = default_workers(count_records(path))
     with reading(path) as records:

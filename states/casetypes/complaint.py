@@ -16,6 +16,7 @@ from states.casetype import (
     attr_choice,
     attr_int,
     attr_text,
+    personal_attrs,
     posted_on,
     reassign,
     served_on,
@@ -48,7 +49,7 @@ complaint = CaseType(
         attr_text("complainant", "投诉人"),
         attr_text("subject", "被投诉律师或律师事务所"),
         attr_choice("subject_kind", ("lawyer", "firm"), "被投诉对象类别"),
-        attr_text("matter", "投诉事项"),        *assignment_attrs(),
+        attr_text("matter", "投诉事项"),        *assignment_attrs(), *personal_attrs(),
     ),
     transitions=(
         TransitionSpec("request_supplement", ("received",), "awaiting_supplement", C,

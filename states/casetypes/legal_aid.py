@@ -20,6 +20,7 @@ from states.casetype import (
     attr_choice,
     attr_int,
     attr_text,
+    personal_attrs,
     posted_on,
     reassign,
     reinstate,
@@ -58,7 +59,7 @@ legal_aid = CaseType(
         attr_text("matter", "案件类别（criminal, civil, administrative, labor, family…）"),
         attr_text("applicant", "受援人"),
         attr_text("opposing_party", "对方当事人"),
-        attr_text("notifier", "通知机关"),        *assignment_attrs(),
+        attr_text("notifier", "通知机关"),        *assignment_attrs(), *personal_attrs(),
     ),
     transitions=(
         TransitionSpec("request_materials", ("applied",), "awaiting_materials", C,

@@ -19,6 +19,7 @@ from states.casetype import (
     attr_choice,
     attr_int,
     attr_text,
+    personal_attrs,
     posted_on,
     reassign,
     reinstate,
@@ -62,7 +63,7 @@ reconsideration = CaseType(
     open_attrs=(
         attr_text("applicant", "申请人"),
         attr_text("respondent", "被申请人"),
-        attr_text("matter", "复议事项"),        *assignment_attrs(),
+        attr_text("matter", "复议事项"),        *assignment_attrs(), *personal_attrs(),
     ),
     transitions=(
         # "一次性载明需要补正的事项": one request per application; another is a supervisor's

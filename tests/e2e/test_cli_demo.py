@@ -165,3 +165,29 @@ def test_another_applications_file_is_refused_untouched(tmp_path):
     done = caseflow(["demo"], tmp_path)
     assert done.returncode == 2, done.stderr
     assert _digest(tmp_path / "caseflow-demo.db") == before
+
+
+def test_the_demo_leaves_users_to_log_in_with(demo):
+    from deployments.bootstrap import bootstrap
+    from flows.users import log_in
+
+    folder, doc = demo
+    listed = caseflow(["--db", "sqlite:///caseflow-demo.db", "user", "list", "--json"], folder)
+    assert listed.returncode == 0, listed.stderr
+    people = {u["name"]: (u["role"], u["department"]) for u in json.loads(listed.stdout)}
+    assert sorted(role for role, _ in people.values()) == [
+        "auditor", "clerk", "clerk", "clerk", "leader", "supervisor"]
+    assert {d for role, d in people.values() if role == "clerk"} == {
+        "行政复议科", "法律援助中心", "律师工作科"}
+    assert sorted(u["name"] for u in doc["users"]["users"]) == sorted(people)
+    rt = bootstrap(f"sqlite:///{folder / 'caseflow-demo.db'}")
+    try:
+        for name in people:
+            assert log_in(rt.bureau, name, doc["users"]["password"]).name == name
+        # each clerk handled cases of the demo: their worklist is not empty
+        clerks = [n for n, (role, _) in people.items() if role == "clerk"]
+        handled = caseflow(["--db", "sqlite:///caseflow-demo.db", "audit", "clerk", clerks[0],
+                            "--from", "2024-01-01", "--to", "2024-06-30", "--json"], folder)
+        assert handled.returncode == 0 and json.loads(handled.stdout)["closed_count"] > 0
+    finally:
+        rt.close()

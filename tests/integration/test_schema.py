@@ -25,7 +25,7 @@ from models.tables import metadata
 
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
 TABLES = {"cases", "events", "clock_cycles", "ref_counters", "escalations", "alerts",
-          "lawyers", "lawyer_leaves", "lawyer_conflicts", "lawyer_offers"}
+          "lawyers", "lawyer_leaves", "lawyer_conflicts", "lawyer_offers", "users", "api_tokens"}
 
 
 def alembic_head() -> str:

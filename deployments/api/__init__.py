@@ -1,0 +1,1 @@
+"""The HTTP face of caseflow: the JSON API under /api and the pages under / (FastAPI)."""
