@@ -4,9 +4,12 @@ transaction: load, fire, write case + event + cycles, commit).
     python bench/persist_transitions.py                      # SQLite, one process
     python bench/persist_transitions.py --pg --writers 4     # PostgreSQL, 4 writer processes
 
-Each transition is what a clerk's `caseflow case advance` does: a unit of work (a pooled
-connection and its transaction), the case read with its row locked, the trigger fired, the case
-row, event and changed cycles written, commit.
+Each transition is what a clerk's `caseflow case advance` does at a bureau with its user
+directory (the clerk handles the cases; `--open-mode`: a fresh install with no users, where
+each write first asks whether the directory is still empty): a unit of work (a pooled
+connection and its transaction), the case and its cycles read in one statement, the role rule
+and the trigger judged, the case row (under its version guard), event and changed cycles
+written, commit.
 
 Floors (issue 13): on SQLite in one process >= 2,500/s, p99 < 5 ms, and >= 25 % of the
 plain-sqlite3 run of the same statements in the same run; on PostgreSQL with 4 concurrent
@@ -35,12 +38,15 @@ from urllib.parse import quote
 
 from flows import services
 from flows.context import Bureau
+from flows.users import add_user, identity
 from models.engine import create_engine
 from models.schema import upgrade
 from states.calendar import default_calendar
 from states.casetypes import CASE_TYPES
+from states.roles import Role
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
+DEPARTMENT = "复议科"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 # A reconsideration's life after opening: 8 persisted transitions, clocks in every one.
 WALK: list[tuple[str, date, dict[str, str]]] = [
@@ -53,6 +59,7 @@ WALK: list[tuple[str, date, dict[str, str]]] = [
     ("schedule_hearing", date(2024, 11, 7), {"hearing_on": "2024-11-20"}),
     ("decide", date(2024, 12, 2), {"decision": "maintain"}),
 ]
+SUPERVISORS = {"extend"}  # the walk's supervisor's trigger (延长审理期限)
 # The plain-sqlite3 yardstick runs the statements caseflow runs for each step of the walk: the
 # case with its cycles in one read, the guarded case update, the event, and one upsert of the
 # cycles the step started or changed (how many, by step).
@@ -76,20 +83,31 @@ PLAIN_CYCLES = (
 )
 
 
-def _run(url: str, cases: int, worker: int) -> tuple[list[float], float]:
+def _run(url: str, cases: int, worker: int, open_mode: bool = False
+         ) -> tuple[list[float], float]:
     engine = create_engine(url)
     bureau = Bureau(engine, CASE_TYPES, default_calendar())
+    who = chief = None
+    if not open_mode:
+        # a bureau at work has its user directory: the clerk who opens the cases handles them,
+        # their department's chief (科室负责人) extends the decision period
+        for name, role in ((f"clerk-{worker}", Role.CLERK), (f"chief-{worker}", Role.SUPERVISOR)):
+            add_user(bureau, name, role, department=DEPARTMENT, password=None, now=NOW)
+        who, chief = identity(bureau, f"clerk-{worker}"), identity(bureau, f"chief-{worker}")
     refs = [
         services.open_case(bureau, "reconsideration", on=date(2024, 9, 27),
-                           ref=f"B{worker}-{i}", by="bench", now=NOW).case.ref
+                           ref=f"B{worker}-{i}", by=who.name if who else "bench", now=NOW,
+                           who=who).case.ref
         for i in range(cases)
     ]
     latencies: list[float] = []
     cpu = time.process_time()
     for trigger, on, attrs in WALK:
+        actor = chief if trigger in SUPERVISORS else who
         for ref in refs:
             start = time.perf_counter()
-            services.advance(bureau, ref, trigger, on=on, attrs=attrs, by="bench", now=NOW)
+            services.advance(bureau, ref, trigger, on=on, attrs=attrs,
+                             by=actor.name if actor else "bench", now=NOW, who=actor)
             latencies.append(time.perf_counter() - start)
     cpu = time.process_time() - cpu
     print(f"writer {worker}: {len(latencies):,} transitions in {cpu:.2f} s of CPU = "
@@ -151,7 +169,7 @@ def plain_sqlite3_reference(path: Path, cases: int) -> float:
     return count / cpu
 
 
-def compare_with_plain_sqlite3(cases: int, rounds: int) -> None:
+def compare_with_plain_sqlite3(cases: int, rounds: int, open_mode: bool) -> None:
     """Caseflow and the plain-sqlite3 yardstick in alternating rounds on fresh files, so both
     meet the same background load; the best round of each is the figure compared."""
     ours: list[float] = []
@@ -159,7 +177,7 @@ def compare_with_plain_sqlite3(cases: int, rounds: int) -> None:
     for _ in range(rounds):
         url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
         upgrade(create_engine(url))
-        latencies, cpu = _run(url, cases, 0)
+        latencies, cpu = _run(url, cases, 0, open_mode)
         ours.append(len(latencies) / cpu)
         plain.append(plain_sqlite3_reference(Path(tempfile.mkdtemp()) / "plain.db", cases))
     print("rounds, per CPU second: caseflow " + ", ".join(f"{r:,.0f}" for r in ours)
@@ -168,7 +186,7 @@ def compare_with_plain_sqlite3(cases: int, rounds: int) -> None:
           f"caseflow at {max(ours) / max(plain):.0%} of plain sqlite3 (the floor is 25 %)")
 
 
-def _worker(args: tuple[str, int, int]) -> tuple[list[float], float]:
+def _worker(args: tuple[str, int, int, bool]) -> tuple[list[float], float]:
     return _run(*args)
 
 
@@ -187,6 +205,9 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3,
                         help="SQLite: rounds of caseflow and plain sqlite3, alternating")
+    parser.add_argument("--open-mode", action="store_true",
+                        help="no user directory (a fresh install): every write first asks "
+                             "whether the directory is still empty")
     args = parser.parse_args()
 
     schema = None
@@ -202,10 +223,11 @@ def main() -> None:
     try:
         start = time.perf_counter()
         if args.writers == 1:
-            parts = [_run(url, args.cases, 0)]
+            parts = [_run(url, args.cases, 0, args.open_mode)]
         else:
             with mp.get_context("spawn").Pool(args.writers) as pool:
-                parts = pool.map(_worker, [(url, args.cases, w) for w in range(args.writers)])
+                parts = pool.map(_worker, [(url, args.cases, w, args.open_mode)
+                                            for w in range(args.writers)])
         latencies = [x for part, _cpu in parts for x in part]
         cpu = sum(c for _part, c in parts)
         # Opening the cases is inside the wall time too; count only the advances.
@@ -217,7 +239,7 @@ def main() -> None:
                latencies, sum(latencies) / args.writers)
         print(f"client CPU per transition: {cpu / len(latencies) * 1e6:,.0f} µs")
         if not args.pg and args.rounds > 0:
-            compare_with_plain_sqlite3(args.cases, args.rounds)
+            compare_with_plain_sqlite3(args.cases, args.rounds, args.open_mode)
     finally:
         if schema is not None:
             with admin.begin() as connection:
