@@ -23,7 +23,7 @@ from deployments.api.lawyers import LawyerId
 from deployments.api.pages import PageUser, _date, error_page, form_of, render
 from deployments.bootstrap import Runtime
 from models.lawyers import NewLawyer
-from states.calendar import legal_date
+from states.calendar import SHANGHAI, legal_date
 from states.errors import CaseflowError, InvalidAttribute
 from states.roles import EDITS_POOL, Identity, RoleNotAllowed
 
@@ -136,7 +136,10 @@ async def assign(request: Request, rt: RuntimeDep, who: PageUser) -> Response:
 
     try:
         await form_of(request)
-        result = run_assignment(rt.bureau, rt.now(), who).to_json()
+        now = rt.now()
+        result = run_assignment(rt.bureau, now, who).to_json()
     except CaseflowError as error:
         return pool_page(request, rt, who, error=error)
+    # when it ran, as the bureau's clock reads (北京时间)
+    result["run_at"] = now.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
     return pool_page(request, rt, who, result=result)
