@@ -134,10 +134,11 @@ def test_a_supervisor_fills_the_pool_and_assigns(browser: Any, site: Any, shots:
     leave.locator("button[type=submit]").click()
     page.wait_for_selector("#leaves")
     assert "2099-01-01 – 2099-01-10" in page.inner_text("#leaves")
+    page.screenshot(path=shots / "8-lawyer-detail.png", full_page=True)
     page.goto(f"{site.url}/lawyers")
     page.click("#assign-now")
     page.wait_for_selector("#assignment-result")
-    page.screenshot(path=shots / "8-supervisor-assigns.png", full_page=True)
+    page.screenshot(path=shots / "9-supervisor-assigns.png", full_page=True)
     row = page.locator("#assigned tr", has_text=site.refs["legal_aid"])
     assert row.count() == 1 and "钱律师" in row.inner_text()
     assert "rotation" in row.inner_text()  # the policy's reasons, as stored on the event
