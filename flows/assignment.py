@@ -38,6 +38,7 @@ from states.calendar import legal_date
 from states.clocks import CycleStatus
 from states.errors import CaseflowError, RuleViolation, TriggerNotAllowed
 from states.lapses import LapsedFirst
+from states.roles import Identity, may_run_assignment
 
 CLOCK = "assignment"
 CHUNK = 500  # cases per transaction
@@ -97,7 +98,8 @@ def decide(gathered: Gathered) -> list[Choice | NoLawyer]:
 
 
 def apply(bureau: Bureau, gathered: Gathered, decisions: Sequence[Choice | NoLawyer], *,
-          now: datetime, recorded_at: datetime | None = None) -> AssignmentReport:
+          now: datetime, recorded_at: datetime | None = None, by: str = SYSTEM_BY
+          ) -> AssignmentReport:
     report = AssignmentReport(now)
     choices = [d for d in decisions if isinstance(d, Choice)]
     for d in decisions:
@@ -111,7 +113,7 @@ def apply(bureau: Bureau, gathered: Gathered, decisions: Sequence[Choice | NoLaw
                     services.advance_in(
                         uow, bureau, choice.ref, "assign", on=gathered.on,
                         attrs={"lawyer": str(choice.lawyer.id)},
-                        reason="; ".join(choice.reasons), by=SYSTEM_BY,
+                        reason="; ".join(choice.reasons), by=by,
                         now=recorded_at or now, by_system=True)
                 except (TriggerNotAllowed, Conflict) as moved:
                     # a clerk (or another run) acted on the case since it was gathered
@@ -139,12 +141,31 @@ class Phases:
 
 
 def assign_legal_aid(bureau: Bureau, now: datetime, *, recorded_at: datetime | None = None,
-                     phases: Phases | None = None) -> AssignmentReport:
-    """指派: give every approved legal-aid case a lawyer of the pool, as of ``now``."""
+                     phases: Phases | None = None, by: str = SYSTEM_BY) -> AssignmentReport:
+    """指派: give every approved legal-aid case a lawyer of the pool, as of ``now``; ``by``
+    is recorded on the events (the system's schedule, or the person who ran the pass)."""
     steps = phases or Phases()
     gathered = steps.gather(bureau, now)
     decisions = steps.decide(gathered)
-    return steps.apply(bureau, gathered, decisions, now=now, recorded_at=recorded_at)
+    return steps.apply(bureau, gathered, decisions, now=now, recorded_at=recorded_at, by=by)
+
+
+def run_assignment(bureau: Bureau, now: datetime, who: Identity | None) -> AssignmentReport:
+    """The pass run by a person from the API or the pages: judged first
+    (`states.roles.may_run_assignment`: supervisors, leaders, clerks of a department that
+    works legal-aid cases), then run as the schedule runs it, their name on the events."""
+    person = runner(bureau, who)
+    return assign_legal_aid(bureau, now, by=person.name if person else SYSTEM_BY)
+
+
+def runner(bureau: Bureau, who: Identity | None) -> Identity | None:
+    """``who`` if they may run the pass (None with no user directory), else `RoleNotAllowed`."""
+    with bureau.unit_of_work(write=False) as uow:
+        person = services.acting(uow.connection, who)
+        departments = store.departments_of(uow.connection, POOL_TYPE)
+    if person is not None:
+        may_run_assignment(person, departments)
+    return person
 
 
 class NoEligibleLawyer(RuleViolation):

@@ -20,10 +20,12 @@ from flows.context import Bureau
 from models import lawyers as store
 from models.bulk import Rows
 from models.lawyers import NewLawyer, lawyer_id
+from models.uow import UnitOfWork
 from states.assignment import LawyerNotEligible, check, need_of, not_in_pool
 from states.case import Fired
 from states.casetypes.legal_aid import RATINGS
 from states.errors import InvalidAttribute, InvalidInput
+from states.roles import Identity, may_edit_pool
 
 POOL_TYPE = "legal_aid"  # the case type whose `assign` takes a lawyer of the pool
 MAX_CAPACITY = 500
@@ -88,9 +90,14 @@ def record_imported(connection: sa.Connection, ids: Sequence[int], rows: Sequenc
 
 
 def parse_areas(text: str) -> tuple[str, ...]:
-    areas = tuple(dict.fromkeys(a.strip() for a in text.split(",") if a.strip()))
+    return areas_of(text.split(","), f"--areas {text!r}")
+
+
+def areas_of(items: Sequence[str], what: str = "areas") -> tuple[str, ...]:
+    """Practice areas in order, the first the specialty, each once."""
+    areas = tuple(dict.fromkeys(a.strip() for a in items if a.strip()))
     if not areas:
-        raise InvalidAttribute(f"--areas {text!r} names no practice area",
+        raise InvalidAttribute(f"{what} names no practice area",
                                ["--areas criminal,civil,administrative,labor,family"])
     return areas
 
@@ -106,13 +113,32 @@ def check_lawyer(new: NewLawyer) -> NewLawyer:
     return NewLawyer(new.name.strip(), new.firm.strip(), new.areas, new.capacity, new.active)
 
 
-def add_lawyers(bureau: Bureau, new: Sequence[NewLawyer], *, now: datetime) -> list[int]:
+def editing(uow: UnitOfWork, who: Identity | None) -> None:
+    """Judge a change of the pool (`states.roles.may_edit_pool`) in its unit of work, like
+    every write (`flows.services.acting`): open while caseflow has no users."""
+    from flows.services import acting  # flows.services reaches the pool's gate through here
+
+    person = acting(uow.connection, who)
+    if person is not None:
+        may_edit_pool(person)
+
+
+def add_lawyers(bureau: Bureau, new: Sequence[NewLawyer], *, now: datetime,
+                who: Identity | None = None) -> list[int]:
     """Add lawyers to the pool, all or none."""
     checked = [check_lawyer(n) for n in new]
     with bureau.unit_of_work() as uow:
+        editing(uow, who)
         ids = store.add_lawyers(uow.connection, checked, now=now)
         uow.commit()
     return ids
+
+
+ADDED_KEYS = ("id", "name", "firm", "areas", "capacity")  # CONTRACT.md: `lawyer add --json`
+
+
+def added_json(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: doc[k] for k in ADDED_KEYS}
 
 
 def lawyer_json(row: Any) -> dict[str, Any]:
@@ -123,41 +149,62 @@ def lawyer_json(row: Any) -> dict[str, Any]:
                                  if row["last_assigned_on"] else None)}
 
 
+def leaves_json(rows: Sequence[Any]) -> list[dict[str, str]]:
+    return [{"from": r["start_on"].isoformat(), "to": r["end_on"].isoformat()} for r in rows]
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
 def list_lawyers(bureau: Bureau) -> list[dict[str, Any]]:
+    """The pool, each lawyer with their load and leave periods (请假)."""
     with bureau.unit_of_work(write=False) as uow:
-        return [lawyer_json(row) for row in store.lawyer_rows(uow.connection)]
+        leaves = store.all_leaves(uow.connection)
+        return [{**lawyer_json(row), "leaves": leaves_json(leaves.get(row["id"], []))}
+                for row in store.lawyer_rows(uow.connection)]
 
 
 def show_lawyer(bureau: Bureau, lawyer: int) -> dict[str, Any]:
+    """A lawyer with their leave, conflicts and every offer made to them with its outcome."""
     with bureau.unit_of_work(write=False) as uow:
         doc = lawyer_json(store.lawyer_row(uow.connection, lawyer))
-        doc["leaves"] = [{"from": r["start_on"].isoformat(), "to": r["end_on"].isoformat()}
-                         for r in store.leaves_of(uow.connection, lawyer)]
+        doc["leaves"] = leaves_json(store.leaves_of(uow.connection, lawyer))
         doc["conflicts"] = store.conflicts_of(uow.connection, lawyer)
+        doc["offers"] = [{"ref": r["ref"], "offered_on": r["offered_on"].isoformat(),
+                          "outcome": r["outcome"], "outcome_on": _day(r["outcome_on"]),
+                          "reason": r["reason"], "released_on": _day(r["released_on"])}
+                         for r in store.offers_of(uow.connection, lawyer)]
     return doc
 
 
-def add_leave(bureau: Bureau, lawyer: int, start: date, end: date) -> dict[str, Any]:
+def add_leave(bureau: Bureau, lawyer: int, start: date, end: date,
+              who: Identity | None = None) -> dict[str, Any]:
     if end < start:
         raise InvalidAttribute(f"leave ends on {end.isoformat()}, before it starts on "
                                f"{start.isoformat()}", [f"--to >= {start.isoformat()}"])
     with bureau.unit_of_work() as uow:
+        editing(uow, who)
         store.add_leave(uow.connection, lawyer, start, end)
         uow.commit()
     return show_lawyer(bureau, lawyer)
 
 
-def add_conflict(bureau: Bureau, lawyer: int, party: str) -> dict[str, Any]:
+def add_conflict(bureau: Bureau, lawyer: int, party: str,
+                 who: Identity | None = None) -> dict[str, Any]:
     if not party.strip() or len(party.strip()) > 200:
         raise InvalidAttribute(f"party {party!r} is not usable", ["--party NAME (1..200)"])
     with bureau.unit_of_work() as uow:
+        editing(uow, who)
         store.add_conflict(uow.connection, lawyer, party)
         uow.commit()
     return show_lawyer(bureau, lawyer)
 
 
-def set_active(bureau: Bureau, lawyer: int, active: bool) -> dict[str, Any]:
+def set_active(bureau: Bureau, lawyer: int, active: bool,
+               who: Identity | None = None) -> dict[str, Any]:
     with bureau.unit_of_work() as uow:
+        editing(uow, who)
         store.set_active(uow.connection, lawyer, active)
         uow.commit()
     return show_lawyer(bureau, lawyer)

@@ -121,6 +121,35 @@ def leaves_of(connection: sa.Connection, lawyer: int) -> list[Mapping[Any, Any]]
     return list(connection.execute(query).mappings())
 
 
+def all_leaves(connection: sa.Connection) -> dict[int, list[Mapping[Any, Any]]]:
+    """Every lawyer's leave periods, by lawyer, earliest first (the pool's table)."""
+    query = (sa.select(lawyer_leaves.c.lawyer_id, lawyer_leaves.c.start_on,
+                       lawyer_leaves.c.end_on)
+             .order_by(lawyer_leaves.c.lawyer_id, lawyer_leaves.c.start_on))
+    found: dict[int, list[Mapping[Any, Any]]] = defaultdict(list)
+    for row in connection.execute(query).mappings():
+        found[row["lawyer_id"]].append(row)
+    return found
+
+
+def offers_of(connection: sa.Connection, lawyer: int) -> list[Mapping[Any, Any]]:
+    """A lawyer's offers (指派记录) with their case's reference, latest first."""
+    query = (sa.select(cases.c.ref, lawyer_offers.c.offered_on, lawyer_offers.c.outcome,
+                       lawyer_offers.c.outcome_on, lawyer_offers.c.reason,
+                       lawyer_offers.c.released_on)
+             .join(cases, cases.c.id == lawyer_offers.c.case_id)
+             .where(lawyer_offers.c.lawyer_id == lawyer)
+             .order_by(lawyer_offers.c.offered_on.desc(), lawyer_offers.c.id.desc()))
+    return list(connection.execute(query).mappings())
+
+
+def departments_of(connection: sa.Connection, case_type: str) -> list[str]:
+    """The departments (科室) that hold cases of ``case_type``."""
+    query = (sa.select(cases.c.department).distinct()
+             .where(cases.c.type == case_type, cases.c.department.is_not(None)))
+    return sorted(connection.execute(query).scalars())
+
+
 def conflicts_of(connection: sa.Connection, lawyer: int) -> list[str]:
     query = (sa.select(lawyer_conflicts.c.party).where(lawyer_conflicts.c.lawyer_id == lawyer)
              .order_by(lawyer_conflicts.c.id))

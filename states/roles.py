@@ -7,6 +7,10 @@
     leader          分管领导      as a supervisor
     auditor         审计          read; change nothing
 
+The legal-aid lawyer pool (律师库): everyone reads it; supervisors and leaders change it (add a
+lawyer, a leave, a conflict, suspend); the assignment pass (指派) is run by them and by the
+clerks of a department that works legal-aid cases (法律援助中心) — never by an auditor.
+
 A system trigger (视为受理 and the like, ``deem_*``) is the law's effect of a lapse: no person
 fires it, whatever their role. The services ask these functions before every write
 (`flows.services`); the API, the pages and the CLI reach the store only through them.
@@ -210,6 +214,36 @@ def may_import(who: Identity) -> None:
             f"importing cases is for supervisors (科室负责人) and leaders (分管领导), and "
             f"{who.name} is a {who.role.value} ({who.role.label})",
             ["role supervisor", "role leader"])
+
+
+# who may change the lawyer pool: who decides whom the bureau trusts with its aided people
+EDITS_POOL = SUPERVISING
+# who may run the assignment pass besides the clerks of a legal-aid department
+RUNS_ASSIGNMENT = SUPERVISING
+
+
+def may_edit_pool(who: Identity) -> None:
+    """Adding a lawyer, a leave or a conflict, or suspending one, decides who may be offered
+    aided people's cases: a supervisor's or leader's act, not a clerk's."""
+    if who.role not in EDITS_POOL:
+        raise RoleNotAllowed(
+            f"the lawyer pool (律师库) is changed by supervisors (科室负责人) and leaders "
+            f"(分管领导), and {who.name} is a {who.role.value} ({who.role.label})",
+            ["role supervisor", "role leader"])
+
+
+def may_run_assignment(who: Identity, legal_aid_departments: Iterable[object]) -> None:
+    """指派 for every approved case at once: supervisors, leaders, and the clerks of a
+    department that works legal-aid cases (``legal_aid_departments``, from the store)."""
+    departments = sorted({str(d) for d in legal_aid_departments if d})
+    if who.role in RUNS_ASSIGNMENT or (
+            who.role is Role.CLERK and who.department in departments):
+        return
+    raise RoleNotAllowed(
+        f"the assignment pass (指派) is run by supervisors (科室负责人), leaders (分管领导) and "
+        f"clerks of a legal-aid department, and {who.name} is a {who.role.value} "
+        f"({who.role.label}) of {who.department or 'no department'}",
+        ["role supervisor", "role leader", *(f"clerk of {d}" for d in departments)])
 
 
 def sees_personal_data(who: Identity | None) -> bool:

@@ -31,7 +31,7 @@ def create_app(rt: Runtime, *, secret_key: str | None = None) -> FastAPI:
     """The app over ``rt``'s database. ``secret_key`` signs the pages' session cookies (else
     ``CASEFLOW_SECRET_KEY``, else a random one: sessions then last as long as the process,
     and several workers need the variable set)."""
-    from deployments.api import pages, routes
+    from deployments.api import lawyer_pages, lawyers, pages, routes
 
     app = FastAPI(title="caseflow", version="0.1.0", lifespan=_threads,
                   description="Case lifecycles and statutory time limits (司法局): the JSON API "
@@ -44,8 +44,10 @@ def create_app(rt: Runtime, *, secret_key: str | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, errors.invalid_request)
     app.add_exception_handler(StarletteHTTPException, errors.http_error)
     app.include_router(routes.router)
+    app.include_router(lawyers.router)  # the lawyer pool and 指派 (issue 16 §2)
     key = secret_key or rt.settings.secret_key or secrets.token_urlsafe(32)
     pages.mount(app, key)
+    app.include_router(lawyer_pages.router)  # /lawyers (issue 16 §3)
     return app
 
 

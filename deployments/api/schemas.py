@@ -113,3 +113,99 @@ class ErrorDetail(SQLModel):
 
 class ErrorPublic(SQLModel):
     error: ErrorDetail
+
+
+# -- the lawyer pool (律师库) and 指派 ----------------------------------------------------------
+
+
+class LawyerCreate(SQLModel):
+    """A lawyer for the pool, as `caseflow lawyer add` takes one."""
+
+    name: str
+    firm: str = Field(description="law firm (律师事务所)")
+    areas: list[str] = Field(description="practice areas, the first the specialty")
+    capacity: int = Field(default=10, description="most legal-aid cases held at once (在办上限)")
+
+
+class LawyerAdded(SQLModel):
+    id: int
+    name: str
+    firm: str
+    areas: list[str]
+    capacity: int
+
+
+class LeavePublic(SQLModel):
+    """请假: no assignment from ``from`` to ``to``, both included."""
+
+    model_config = ConfigDict(populate_by_name=True)  # type: ignore[assignment]
+
+    from_: date = Field(alias="from")
+    to: date
+
+
+class ConflictCreate(SQLModel):
+    party: str = Field(description="a party the lawyer may not act for or against")
+
+
+class LawyerPublic(SQLModel):
+    id: int
+    name: str
+    firm: str
+    areas: list[str]
+    capacity: int
+    active: bool
+    load: int
+    last_assigned_on: date | None
+    leaves: list[LeavePublic]
+
+
+class OfferPublic(SQLModel):
+    ref: str
+    offered_on: date
+    outcome: str = Field(description="offered, accepted, declined or replaced")
+    outcome_on: date | None
+    reason: str | None
+    released_on: date | None
+
+
+class LawyerDetail(LawyerPublic):
+    conflicts: list[str]
+    offers: list[OfferPublic]
+
+
+class AssignedPublic(SQLModel):
+    ref: str
+    lawyer: int
+    name: str
+    reasons: list[str]
+    alternatives: list[int]
+
+
+class UnassignedPublic(SQLModel):
+    ref: str
+    reason: str
+    gates: dict[str, int] = Field(description="how many lawyers each gate kept out")
+
+
+class SkippedPublic(SQLModel):
+    ref: str
+    reason: str
+
+
+class AssignmentRunPublic(SQLModel):
+    now: str
+    assigned: list[AssignedPublic]
+    unassigned: list[UnassignedPublic]
+    skipped: list[SkippedPublic]
+
+
+class AssignmentReportPublic(SQLModel):
+    model_config = ConfigDict(populate_by_name=True)  # type: ignore[assignment]
+
+    from_: date = Field(alias="from")
+    to: date
+    lawyers: list[dict[str, Any]]
+    offers_max: int
+    offers_min: int
+    max_minus_min: int

@@ -64,10 +64,9 @@ def add(
 
     rt = runtime(ctx)
     (new,) = pool.add_lawyers(rt.bureau, [NewLawyer(name, firm, pool.parse_areas(areas),
-                                                    capacity)], now=rt.now())
+                                                    capacity)], now=rt.now(), who=rt.identity)
     doc = pool.show_lawyer(rt.bureau, new)
-    _emit({k: doc[k] for k in ("id", "name", "firm", "areas", "capacity")}
-          if as_json else doc, as_json)
+    _emit(pool.added_json(doc) if as_json else doc, as_json)
 
 
 @app.command("list")
@@ -111,7 +110,8 @@ def leave(
     from flows import pool
 
     first, last = parse_date(start, "--from"), parse_date(end, "--to")
-    _emit(pool.add_leave(runtime(ctx).bureau, lawyer, first, last), as_json)
+    rt = runtime(ctx)
+    _emit(pool.add_leave(rt.bureau, lawyer, first, last, rt.identity), as_json)
 
 
 @app.command("suspend")
@@ -120,7 +120,8 @@ def suspend(ctx: typer.Context, lawyer: int = typer.Argument(..., metavar="ID", 
     """Suspend a lawyer (暂停指派): no new assignment until reactivated."""
     from flows import pool
 
-    _emit(pool.set_active(runtime(ctx).bureau, lawyer, False), as_json)
+    rt = runtime(ctx)
+    _emit(pool.set_active(rt.bureau, lawyer, False, rt.identity), as_json)
 
 
 @app.command("activate")
@@ -129,7 +130,8 @@ def activate(ctx: typer.Context, lawyer: int = typer.Argument(..., metavar="ID",
     """Make a suspended lawyer assignable again."""
     from flows import pool
 
-    _emit(pool.set_active(runtime(ctx).bureau, lawyer, True), as_json)
+    rt = runtime(ctx)
+    _emit(pool.set_active(rt.bureau, lawyer, True, rt.identity), as_json)
 
 
 @conflict_app.command("add")
@@ -143,7 +145,8 @@ def conflict_add(
     """Record a conflict of interest: never assigned a case where NAME is a party."""
     from flows import pool
 
-    _emit(pool.add_conflict(runtime(ctx).bureau, lawyer, party), as_json)
+    rt = runtime(ctx)
+    _emit(pool.add_conflict(rt.bureau, lawyer, party, rt.identity), as_json)
 
 
 @app.command("import")
@@ -163,7 +166,7 @@ def import_(
         raise UsageProblem(f"{file} cannot be read: {reason}", ["a UTF-8 CSV file"]) from None
     rt = runtime(ctx)
     new = pool.parse_roster(text.splitlines(), str(file))
-    ids = pool.add_lawyers(rt.bureau, new, now=rt.now())
+    ids = pool.add_lawyers(rt.bureau, new, now=rt.now(), who=rt.identity)
     if as_json:
         emit_json({"imported": len(ids), "ids": ids})
     else:

@@ -84,6 +84,11 @@ def site(tmp_path: Path) -> Iterator[Site]:
     services.advance(rt.bureau, late.case.ref, "accept", on=today - timedelta(days=39),
                      by="王", now=now)
     refs["late"] = late.case.ref
+    # a court's notice (法律援助法 第三十六条): approved on receipt, a lawyer due in 3 days
+    refs["legal_aid"] = services.open_case(
+        rt.bureau, "legal_aid", on=today, by="王", now=now,
+        attrs={"department": "一科", "channel": "notification", "matter": "civil",
+               "applicant": "王五"}).case.ref
     for name, role, department in STAFF:
         users.add_user(rt.bureau, name, role, department=department, password=PASSWORD, now=now)
     rt.close()

@@ -111,3 +111,36 @@ def test_an_auditor_cannot_change_anything(browser: Any, site: Any, shots: Path)
                                form={"csrf": token or "", "version": "1"})
     assert answer.status == 403 and "auditor" in answer.text()
     assert version_of(site, ref) == 1
+
+
+def test_a_supervisor_fills_the_pool_and_assigns(browser: Any, site: Any, shots: Path) -> None:
+    """律师库: a lawyer and a leave added on /lawyers, then 指派 — the approved legal-aid case
+    goes to that lawyer, with the policy's reasons on the page."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    log_in(page, site, "李")
+    page.click("header a[href='/lawyers']")
+    form = page.locator("form#add-lawyer")
+    form.locator("input[name=name]").fill("钱律师")
+    form.locator("input[name=firm]").fill("明理律师事务所")
+    form.locator("input[name=areas]").fill("civil,labor")
+    form.locator("input[name=capacity]").fill("3")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector(".flash.done")
+    assert "钱律师" in page.inner_text("h1")
+    page.goto(f"{site.url}/lawyers")
+    leave = page.locator("form#add-leave")
+    leave.locator("input[name=from]").fill("2099-01-01")
+    leave.locator("input[name=to]").fill("2099-01-10")
+    leave.locator("button[type=submit]").click()
+    page.wait_for_selector("#leaves")
+    assert "2099-01-01 – 2099-01-10" in page.inner_text("#leaves")
+    page.screenshot(path=shots / "8-lawyer-detail.png", full_page=True)
+    page.goto(f"{site.url}/lawyers")
+    page.click("#assign-now")
+    page.wait_for_selector("#assignment-result")
+    page.screenshot(path=shots / "9-supervisor-assigns.png", full_page=True)
+    row = page.locator("#assigned tr", has_text=site.refs["legal_aid"])
+    assert row.count() == 1 and "钱律师" in row.inner_text()
+    assert "rotation" in row.inner_text()  # the policy's reasons, as stored on the event
+    assert "2099-01-01 – 2099-01-10" in page.inner_text("#pool")
+    assert "1 / 3" in page.inner_text("#pool")  # its load now

@@ -34,7 +34,7 @@ def test_a_roster_a_run_of_assign_a_decline_and_the_report(cli, db_url, tmp_path
     assert len(listed) == ROSTER_SIZE
     assert listed[49] == {"id": 50, "name": "律师050", "firm": "律所20",
                           "areas": ["labor", "criminal"], "capacity": 5, "active": False,
-                          "load": 0, "last_assigned_on": None}
+                          "load": 0, "last_assigned_on": None, "leaves": []}
     # the first lawyer may not act against 某公司, and is on leave for the first day
     run(cli, db_url, "lawyer", "conflict", "add", "2", "--party", "某公司")
     shown = run(cli, db_url, "lawyer", "leave", "1", "--from", "2024-09-02", "--to",

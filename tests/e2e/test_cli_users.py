@@ -76,3 +76,17 @@ def test_importing_is_a_supervisors_act_once_there_are_users(cli: Any, tmp_path:
     done = run(cli, "--as", "李", "case", "import", "cases.jsonl")
     assert done.returncode == 0, done.stderr
     assert ok(cli, "case", "timeline", "CP-2024-0001")[0]["by"] == "李"
+
+
+def test_the_pool_is_a_supervisors_to_change_once_there_are_users(cli: Any) -> None:
+    ok(cli, "user", "add", "王", "--role", "clerk", "--department", "法律援助中心")
+    ok(cli, "user", "add", "李", "--role", "supervisor")
+    refused = run(cli, "--as", "王", "lawyer", "add", "甲", "--firm", "所", "--areas", "civil")
+    assert refused.returncode == 3 and "supervisors" in refused.stderr
+    assert run(cli, "lawyer", "add", "甲", "--firm", "所", "--areas", "civil").returncode == 3
+    assert ok(cli, "lawyer", "list") == []
+    lawyer = ok(cli, "--as", "李", "lawyer", "add", "甲", "--firm", "所", "--areas", "civil")
+    refused = run(cli, "--as", "王", "lawyer", "conflict", "add", str(lawyer["id"]),
+                  "--party", "乙")
+    assert refused.returncode == 3
+    assert ok(cli, "lawyer", "show", str(lawyer["id"]))["conflicts"] == []

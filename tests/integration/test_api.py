@@ -17,7 +17,8 @@ from states.roles import Role
 
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
 STAFF = {"王": (Role.CLERK, "一科"), "赵": (Role.CLERK, "二科"), "李": (Role.SUPERVISOR, "一科"),
-         "周": (Role.LEADER, None), "审": (Role.AUDITOR, None)}
+         "周": (Role.LEADER, None), "审": (Role.AUDITOR, None),
+         "孙": (Role.CLERK, "法律援助中心")}
 
 
 class Api:
@@ -180,5 +181,116 @@ def test_openapi_has_every_path(api: Api) -> None:
     paths = api("GET", "/openapi.json").json()["paths"]
     assert {"/api/cases", "/api/cases/{ref}", "/api/cases/{ref}/timeline",
             "/api/cases/{ref}/triggers/{trigger}", "/api/reports/closure",
-            "/api/cases/{ref}/triggers", "/api/audit/overdue"} <= set(paths)
+            "/api/cases/{ref}/triggers", "/api/audit/overdue", "/api/lawyers",
+            "/api/lawyers/{lawyer}", "/api/lawyers/{lawyer}/leaves",
+            "/api/lawyers/{lawyer}/conflicts", "/api/assign",
+            "/api/reports/assignments"} <= set(paths)
     assert not any(p.startswith("/login") or p == "/" for p in paths)
+
+
+# -- the lawyer pool (律师库) and 指派 ---------------------------------------------------------
+
+
+def legal_aid(api: Api, applicant: str = "甲", matter: str = "criminal") -> str:
+    """A court's notice (art. 36), received today: approved, its 3-day assignment clock running."""
+    answer = api("POST", "/api/cases", "李", json={
+        "type": "legal_aid", "on": legal_date(datetime.now(UTC)).isoformat(),
+        "attrs": {"department": "法律援助中心", "channel": "notification", "matter": matter,
+                  "applicant": applicant}})
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["ref"])
+
+
+def add_lawyer(api: Api, name: str = "甲律师", areas: tuple[str, ...] = ("criminal",),
+               who: str = "李") -> Any:
+    return api("POST", "/api/lawyers", who, json={"name": name, "firm": "甲所",
+                                                  "areas": list(areas), "capacity": 2})
+
+
+def test_the_pool_and_a_pass_mirror_the_cli(api: Api) -> None:
+    added = add_lawyer(api)
+    assert added.status_code == 201, added.text
+    first = added.json()
+    assert first == {"id": first["id"], "name": "甲律师", "firm": "甲所", "areas": ["criminal"],
+                     "capacity": 2}  # CONTRACT.md's `lawyer add --json`
+    second = add_lawyer(api, "乙律师", ("criminal", "civil")).json()["id"]
+    today = legal_date(datetime.now(UTC))
+    away = api("POST", f"/api/lawyers/{second}/leaves", "周",
+               json={"from": (today - timedelta(days=1)).isoformat(),
+                     "to": (today + timedelta(days=9)).isoformat()})
+    assert away.status_code == 200 and len(away.json()["leaves"]) == 1
+    conflicted = api("POST", f"/api/lawyers/{first['id']}/conflicts", "李",
+                     json={"party": "丙公司"})
+    assert conflicted.json()["conflicts"] == ["丙公司"]
+    kept = legal_aid(api, applicant="丙公司")  # only 甲 could, and 甲 is conflicted
+    ref = legal_aid(api)
+    run = api("POST", "/api/assign", "孙")  # a clerk of the legal-aid department
+    assert run.status_code == 200, run.text
+    report = run.json()
+    assert [(x["ref"], x["lawyer"]) for x in report["assigned"]] == [(ref, first["id"])]
+    assert any("rotation" in r for r in report["assigned"][0]["reasons"])
+    (unassigned,) = report["unassigned"]
+    assert unassigned["ref"] == kept and "conflict" in unassigned["reason"]
+    assert unassigned["gates"] == {"conflict": 1, "on_leave": 1}
+    case = api("GET", f"/api/cases/{ref}", "审").json()
+    assert (case["state"], case["attrs"]["lawyer"]) == ("assigned", str(first["id"]))
+    assert api("GET", f"/api/cases/{ref}/timeline", "审").json()[-1]["by"] == "孙"
+    pool = {d["id"]: d for d in api("GET", "/api/lawyers", "审").json()}
+    assert (pool[first["id"]]["load"], pool[second]["load"]) == (1, 0)
+    assert pool[second]["leaves"] == away.json()["leaves"]
+    shown = api("GET", f"/api/lawyers/{first['id']}", "王").json()
+    assert [(o["ref"], o["outcome"]) for o in shown["offers"]] == [(ref, "offered")]
+    fairness = api("GET", "/api/reports/assignments", "审",
+                   params={"from": today.isoformat(), "to": today.isoformat()})
+    assert fairness.status_code == 200
+    assert fairness.json()["max_minus_min"] == 1  # 甲 one offer, 乙 none (on leave)
+
+
+def test_pool_errors_are_the_contracts_object(api: Api) -> None:
+    lawyer = add_lawyer(api).json()["id"]
+    answers = [
+        (401, api("GET", "/api/lawyers")),
+        (404, api("GET", "/api/lawyers/999", "王")),
+        (404, api("POST", "/api/lawyers/999/conflicts", "李", json={"party": "丁"})),
+        (400, api("POST", f"/api/lawyers/{lawyer}/leaves", "李",
+                  json={"from": "June", "to": "2025-06-01"})),
+        (422, api("POST", "/api/lawyers", "李", json={"name": "甲", "firm": "所", "areas": [" "],
+                                                     "capacity": 2})),
+        (422, api("POST", f"/api/lawyers/{lawyer}/leaves", "李",
+                  json={"from": "2025-06-10", "to": "2025-06-01"})),
+    ]
+    for status, answer in answers:
+        assert answer.status_code == status, answer.text
+        assert set(answer.json()["error"]) == {"code", "message", "allowed"}
+    assert api("GET", f"/api/lawyers/{lawyer}", "王").json()["leaves"] == []
+    assert len(api("GET", "/api/lawyers", "王").json()) == 1
+
+
+# Every change of the pool and the pass, by every role: (write, who) -> status
+POOL_WRITES = {"add lawyer": 201, "add leave": 200, "add conflict": 200, "assign": 200}
+POOL_MATRIX = {
+    **{(w, who): (ok if who in {"李", "周"} else 403) for w, ok in POOL_WRITES.items()
+       for who in STAFF},
+    ("assign", "孙"): 200,  # a clerk of the legal-aid department runs the pass …
+}  # … 王 and 赵 (clerks of other departments) and 审 (auditor) do not; no clerk edits the pool
+
+
+@pytest.mark.parametrize(("write", "who"), list(POOL_MATRIX))
+def test_pool_role_by_endpoint(api: Api, write: str, who: str) -> None:
+    lawyer = add_lawyer(api).json()["id"]
+    ref = legal_aid(api)
+    before = api("GET", f"/api/lawyers/{lawyer}", "审").json()
+    answer = {
+        "add lawyer": lambda: add_lawyer(api, "新律师", who=who),
+        "add leave": lambda: api("POST", f"/api/lawyers/{lawyer}/leaves", who,
+                                 json={"from": "2025-07-01", "to": "2025-07-05"}),
+        "add conflict": lambda: api("POST", f"/api/lawyers/{lawyer}/conflicts", who,
+                                    json={"party": "丁"}),
+        "assign": lambda: api("POST", "/api/assign", who),
+    }[write]()
+    assert answer.status_code == POOL_MATRIX[(write, who)], answer.text
+    if answer.status_code == 403:
+        assert answer.json()["error"]["code"] == "role_not_allowed"
+        assert api("GET", f"/api/lawyers/{lawyer}", "审").json() == before
+        assert len(api("GET", "/api/lawyers", "审").json()) == 1
+        assert api("GET", f"/api/cases/{ref}", "审").json()["state"] == "approved"

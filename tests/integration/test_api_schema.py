@@ -23,7 +23,8 @@ from schemathesis.specs.openapi.checks import (
 
 from deployments.api.app import create_app
 from deployments.bootstrap import bootstrap
-from flows import services, users
+from flows import pool, services, users
+from models.lawyers import NewLawyer
 from states.roles import Role
 
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
@@ -38,6 +39,9 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
         services.open_case(rt.bureau, "reconsideration", on=date.fromisoformat(on),
                            attrs={"department": "一科", "phone": "13812345678"},
                            by="李", now=NOW)
+    pool.add_lawyers(rt.bureau, [NewLawyer("甲律师", "甲所", ("criminal",), 3)], now=NOW)
+    services.open_case(rt.bureau, "legal_aid", on=date(2025, 5, 30),
+                       attrs={"channel": "notification", "matter": "criminal"}, by="李", now=NOW)
     users.add_user(rt.bureau, "李", Role.SUPERVISOR, department="一科", password=None, now=NOW)
     TOKEN["李"] = users.issue_token(rt.bureau, "李", NOW)
     yield create_app(rt, secret_key="test")
@@ -47,7 +51,10 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
 OPERATIONS = ["POST /api/cases", "GET /api/cases", "GET /api/cases/{ref}",
               "GET /api/cases/{ref}/timeline", "GET /api/cases/{ref}/triggers",
               "POST /api/cases/{ref}/triggers/{trigger}", "GET /api/reports/closure",
-              "GET /api/audit/overdue", "GET /api/me"]
+              "GET /api/audit/overdue", "GET /api/me", "GET /api/lawyers",
+              "GET /api/lawyers/{lawyer}", "POST /api/lawyers", "POST /api/lawyers/{lawyer}/leaves",
+              "POST /api/lawyers/{lawyer}/conflicts", "POST /api/assign",
+              "GET /api/reports/assignments"]
 
 
 def test_every_operation_is_tested(app: FastAPI) -> None:

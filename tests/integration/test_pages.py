@@ -102,3 +102,51 @@ def test_logins_are_limited(site: tuple[Runtime, dict[str, str]]) -> None:
     assert [log_in(client, "王", "wrong guess") for _ in range(6)] == [401] * 5 + [429]
     assert log_in(client, "王") == 429  # even the right password, until the window passes
     assert log_in(client, "李") == 303  # another name is not held up
+
+
+def test_the_lawyer_pool_page(site: tuple[Runtime, dict[str, str]]) -> None:
+    """律师库: a supervisor adds a lawyer and a leave and runs 指派; a clerk of another
+    department sees the pool but may change nothing; a form without the session's token fails."""
+    from flows import pool
+
+    rt, _ = site
+    today = legal_date(rt.now())
+    waiting = services.open_case(rt.bureau, "legal_aid", on=today, by="李", now=rt.now(),
+                                 attrs={"department": "一科", "channel": "notification",
+                                        "matter": "civil", "applicant": "甲"},
+                                 who=users.identity(rt.bureau, "李")).case.ref
+    supervisor = TestClient(create_app(rt, secret_key="k"))
+    assert log_in(supervisor, "李") == 303
+    page = supervisor.get("/lawyers").text
+    assert "律师库为空" in page and 'id="add-lawyer"' in page and 'id="assign-now"' in page
+    added = supervisor.post("/lawyers", data={"csrf": csrf(page), "name": "钱律师",
+                                              "firm": "钱所", "areas": "civil", "capacity": "3"},
+                            follow_redirects=False)
+    assert added.status_code == 303
+    lawyer = added.headers["location"].split("/")[-1].split("?")[0]
+    later = (today + timedelta(days=30)).isoformat()
+    leave = supervisor.post("/lawyers/leaves", data={"csrf": csrf(page), "lawyer": lawyer,
+                                                     "from": later, "to": later})
+    assert leave.status_code == 200 and f"{later} – {later}" in leave.text
+    result = supervisor.post("/lawyers/assign", data={"csrf": csrf(page)})
+    assert result.status_code == 200 and 'id="assignment-result"' in result.text
+    assert waiting in result.text and "rotation" in result.text
+    assert services.get_case(rt.bureau, waiting).case.attrs["lawyer"] == lawyer
+
+    clerk = TestClient(create_app(rt, secret_key="k"))
+    assert log_in(clerk, "王") == 303  # of 一科, which holds the legal-aid case: may run 指派
+    seen = clerk.get("/lawyers").text
+    assert "钱律师" in seen and 'id="add-lawyer"' not in seen and 'id="assign-now"' in seen
+    refused = clerk.post("/lawyers/conflicts", data={"csrf": csrf(seen), "lawyer": lawyer,
+                                                     "party": "乙"})
+    assert refused.status_code == 403 and "supervisors" in refused.text
+    forged = supervisor.post("/lawyers/conflicts", data={"csrf": "forged", "lawyer": lawyer,
+                                                         "party": "乙"})
+    assert forged.status_code == 403
+    assert pool.show_lawyer(rt.bureau, int(lawyer))["conflicts"] == []
+    auditor = TestClient(create_app(rt, secret_key="k"))
+    assert log_in(auditor, "审") == 303
+    looked = auditor.get("/lawyers").text
+    assert 'id="assign-now"' not in looked
+    hands = auditor.post("/lawyers/assign", data={"csrf": csrf(looked)})
+    assert hands.status_code == 403 and "auditor" in hands.text

@@ -14,8 +14,10 @@ from states.roles import (
     check_user,
     mask,
     masked,
+    may_edit_pool,
     may_fire,
     may_fire_any,
+    may_run_assignment,
     opening_attrs,
     triggers_for,
 )
@@ -110,3 +112,23 @@ def test_a_clerk_needs_a_department_and_a_usable_name() -> None:
     with pytest.raises(InvalidUser):
         check_user("王 五", Role.SUPERVISOR, None)
     check_user("王", Role.CLERK, "一科")
+
+
+# the lawyer pool: (who) -> may change it; may run 指派 when 一科 holds legal-aid cases
+POOL = [(WANG, False, True), (ZHAO, False, False), (LI, True, True), (LEADER, True, True),
+        (AUDITOR, False, False)]
+
+
+@pytest.mark.parametrize(("who", "edits", "assigns"), POOL)
+def test_who_changes_the_pool_and_runs_the_pass(who: Identity, edits: bool,
+                                               assigns: bool) -> None:
+    for allowed, judge in ((edits, lambda: may_edit_pool(who)),
+                           (assigns, lambda: may_run_assignment(who, ["一科", None]))):
+        if allowed:
+            judge()
+        else:
+            with pytest.raises(RoleNotAllowed):
+                judge()
+    with pytest.raises(RoleNotAllowed) as refused:  # the refusal names who may
+        may_run_assignment(ZHAO, ["一科"])
+    assert "clerk of 一科" in refused.value.allowed

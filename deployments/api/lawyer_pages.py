@@ -1,0 +1,145 @@
+"""The lawyer pool's pages (律师库, server-rendered, no JavaScript), beside `deployments.api.pages`.
+
+    /lawyers            the pool: load of capacity, active or suspended, leave, last assigned;
+                        for supervisors and leaders the forms to add a lawyer, a leave, a
+                        conflict; for those who may, the button that runs 指派 and its result
+    /lawyers/ID         a lawyer: leave, conflicts, every offer with its outcome, and the
+                        same leave and conflict forms for them
+
+Every form carries the session's CSRF token (`pages.form_of`); the writes go through the same
+services as the API and the CLI, as the user logged in, so the same rules refuse them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from deployments.api.deps import RuntimeDep
+from deployments.api.errors import status_for
+from deployments.api.lawyers import LawyerId
+from deployments.api.pages import PageUser, _date, error_page, form_of, render
+from deployments.bootstrap import Runtime
+from models.lawyers import NewLawyer
+from states.calendar import SHANGHAI, legal_date
+from states.errors import CaseflowError, InvalidAttribute
+from states.roles import EDITS_POOL, Identity, RoleNotAllowed
+
+router = APIRouter(include_in_schema=False)
+
+
+def may_assign(rt: Runtime, who: Identity) -> bool:
+    from flows.assignment import runner
+
+    try:
+        runner(rt.bureau, who)
+    except RoleNotAllowed:
+        return False
+    return True
+
+
+def pool_page(request: Request, rt: Runtime, who: Identity, *,
+              error: CaseflowError | None = None, result: dict[str, Any] | None = None
+              ) -> HTMLResponse:
+    from flows import pool
+
+    return render(request, "lawyers.html", {
+        "who": who, "today": legal_date(rt.now()), "lawyers": pool.list_lawyers(rt.bureau),
+        "may_edit": who.role in EDITS_POOL, "may_assign": may_assign(rt, who),
+        "error": error, "result": result}, status_for(error) if error else 200)
+
+
+@router.get("/lawyers")
+def lawyers(request: Request, rt: RuntimeDep, who: PageUser) -> HTMLResponse:
+    return pool_page(request, rt, who)
+
+
+@router.get("/lawyers/{lawyer}")
+def lawyer(request: Request, rt: RuntimeDep, who: PageUser, lawyer: LawyerId,
+           done: str | None = None) -> HTMLResponse:
+    from flows import pool
+
+    try:
+        doc = pool.show_lawyer(rt.bureau, lawyer)
+    except CaseflowError as error:
+        return error_page(request, who, error)
+    return render(request, "lawyer.html", {
+        "who": who, "lawyer": doc, "today": legal_date(rt.now()), "done": done,
+        "may_edit": who.role in EDITS_POOL})
+
+
+def _capacity(text: str) -> int:
+    value = text.strip() or "10"
+    if not (value.isascii() and value.isdigit() and len(value) < 6):
+        raise InvalidAttribute(f"capacity {text!r} is not a whole number", ["1..500"])
+    return int(value)
+
+
+@router.post("/lawyers")
+async def add_lawyer(request: Request, rt: RuntimeDep, who: PageUser) -> Response:
+    from flows import pool
+
+    try:
+        fields = await form_of(request)
+        new = NewLawyer(fields.get("name", ""), fields.get("firm", ""),
+                        pool.parse_areas(fields.get("areas", "")),
+                        _capacity(fields.get("capacity", "")))
+        (added,) = pool.add_lawyers(rt.bureau, [new], now=rt.now(), who=who)
+    except CaseflowError as error:
+        return pool_page(request, rt, who, error=error)
+    return RedirectResponse(f"/lawyers/{added}?done=added", status_code=303)
+
+
+def _lawyer(fields: dict[str, str]) -> int:
+    text = fields.get("lawyer", "").strip()
+    if not (text.isascii() and text.isdigit() and len(text) < 16):
+        raise InvalidAttribute(f"lawyer {text!r} is not a lawyer of the pool",
+                               ["a lawyer's id from the table"])
+    return int(text)
+
+
+@router.post("/lawyers/leaves")
+async def add_leave(request: Request, rt: RuntimeDep, who: PageUser) -> Response:
+    """请假: the form names the lawyer (a choice on the pool's page, fixed on a lawyer's)."""
+    from flows import pool
+
+    try:
+        fields = await form_of(request)
+        lawyer = _lawyer(fields)
+        pool.add_leave(rt.bureau, lawyer, _date(fields.get("from", ""), "from"),
+                       _date(fields.get("to", ""), "to"), who)
+    except CaseflowError as error:
+        return pool_page(request, rt, who, error=error)
+    return RedirectResponse(f"/lawyers/{lawyer}?done=leave", status_code=303)
+
+
+@router.post("/lawyers/conflicts")
+async def add_conflict(request: Request, rt: RuntimeDep, who: PageUser) -> Response:
+    from flows import pool
+
+    try:
+        fields = await form_of(request)
+        lawyer = _lawyer(fields)
+        pool.add_conflict(rt.bureau, lawyer, fields.get("party", ""), who)
+    except CaseflowError as error:
+        return pool_page(request, rt, who, error=error)
+    return RedirectResponse(f"/lawyers/{lawyer}?done=conflict", status_code=303)
+
+
+@router.post("/lawyers/assign")
+async def assign(request: Request, rt: RuntimeDep, who: PageUser) -> Response:
+    """指派 now: the pass's result is shown on the pool's page (who got which case and why,
+    and the reason per gate for a case left without a lawyer)."""
+    from flows.assignment import run_assignment
+
+    try:
+        await form_of(request)
+        now = rt.now()
+        result = run_assignment(rt.bureau, now, who).to_json()
+    except CaseflowError as error:
+        return pool_page(request, rt, who, error=error)
+    # when it ran, as the bureau's clock reads (北京时间)
+    result["run_at"] = now.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    return pool_page(request, rt, who, result=result)
