@@ -7,7 +7,7 @@ Serves the app with uvicorn (``--workers`` processes, `deployments.api.app:app_f
 fresh schema of the PostgreSQL server, opens one reconsideration per client (accepted, under
 review) and gives a clerk of its department an API token. Then:
 
-1. **Load**: ``--clients`` concurrent clients (one asyncio task each, httpx) each advance their
+1. **Load**: ``--clients`` concurrent clients (one asyncio task and httpx client each) advance their
    own case for ``--seconds``: ``suspend`` (ground 3) and ``resume`` in turn, each with
    ``If-Match`` the version the previous answer's ETag gave. Prints requests, throughput,
    errors (any answer but 200), p50/p95/p99 latency, and lost updates: every case's version
