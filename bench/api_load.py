@@ -7,11 +7,13 @@ Serves the app with uvicorn (``--workers`` processes, `deployments.api.app:app_f
 fresh schema of the PostgreSQL server, opens one reconsideration per client (accepted, under
 review) and gives a clerk of its department an API token. Then:
 
-1. **Load**: ``--clients`` concurrent clients (one asyncio task each, httpx) each advance their
+1. **Load**: ``--clients`` concurrent clients (one asyncio task and httpx client each) advance their
    own case for ``--seconds``: ``suspend`` (ground 3) and ``resume`` in turn, each with
    ``If-Match`` the version the previous answer's ETag gave. Prints requests, throughput,
    errors (any answer but 200), p50/p95/p99 latency, and lost updates: every case's version
-   must equal its number of events (read from the database afterwards).
+   must equal its number of events (read from the database afterwards). Also the CPU each
+   request cost (Linux ``/proc``): in the uvicorn processes, in the clients (this process),
+   in the PostgreSQL backends serving the app, and on the whole machine (others' work too).
 2. **Race**: ``--racers`` clients read one case, then all post the same trigger with the same
    ``If-Match``, ``--rounds`` times: exactly one must win each round (200), the others get 409.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -62,7 +65,9 @@ def fresh_schema(base: str) -> tuple[str, str]:
         connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     admin.dispose()
     separator = "&" if "?" in base else "?"
-    url = f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
+    # the application name finds the app's backends in pg_stat_activity (their CPU)
+    url = (f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
+           f"&application_name={schema}")
     engine = create_engine(url)
     upgrade(engine)
     engine.dispose()
@@ -94,8 +99,18 @@ def next_act(state: str) -> tuple[str, dict[str, object]]:
     return "suspend", {"attrs": {"ground": 3}}
 
 
-async def one_client(client: httpx.AsyncClient, ref: str, until: float, today: date,
+async def one_client(base_url: str, token: str, ref: str, until: float, today: date,
                      latencies: list[float], errors: list[str]) -> None:
+    # a client of its own, as each clerk has: one shared pool of 50 connections costs the
+    # bench more CPU a request (httpcore scans its pool) than the server spends answering
+    async with httpx.AsyncClient(base_url=base_url, timeout=60,
+                                 limits=httpx.Limits(max_connections=1),
+                                 headers={"Authorization": f"Bearer {token}"}) as client:
+        await advance_for(client, ref, until, today, latencies, errors)
+
+
+async def advance_for(client: httpx.AsyncClient, ref: str, until: float, today: date,
+                      latencies: list[float], errors: list[str]) -> None:
     answer = await client.get(f"/api/cases/{ref}")
     state, version = answer.json()["state"], answer.headers["ETag"]
     while time.monotonic() < until:
@@ -117,18 +132,59 @@ async def one_client(client: httpx.AsyncClient, ref: str, until: float, today: d
         state, version = answer.json()["state"], answer.headers["ETag"]
 
 
-async def load(base_url: str, token: str, refs: list[str], seconds: float) -> None:
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used, 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds of uvicorn's supervisor and its worker processes."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = children.read_text().split() if children.exists() else []
+    return process_cpu(pid) + sum(process_cpu(int(kid)) for kid in kids)
+
+
+def backends_cpu(url: str) -> float:
+    """CPU seconds of the PostgreSQL backends connected under the bench's application name
+    (readable when PostgreSQL runs on this machine)."""
+    engine = create_engine(url)
+    name = url.rpartition("application_name=")[2]
+    with engine.connect() as connection:
+        pids = connection.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE "
+                                          "application_name = :name AND pid <> "
+                                          "pg_backend_pid()"), {"name": name}).scalars().all()
+    engine.dispose()
+    return sum(process_cpu(pid) for pid in pids)
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has been busy (every process, ours or not)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return (sum(ticks[:8]) - idle) / TICKS
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def load(base_url: str, token: str, refs: list[str], seconds: float) -> int:
     latencies: list[float] = []
     errors: list[str] = []
     today = legal_date(datetime.now(UTC))
-    limits = httpx.Limits(max_connections=len(refs) + 10)
-    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits,
-                                 headers={"Authorization": f"Bearer {token}"}) as client:
-        until = time.monotonic() + seconds
-        started = time.monotonic()
-        await asyncio.gather(*(one_client(client, ref, until, today, latencies, errors)
-                               for ref in refs))
-        elapsed = time.monotonic() - started
+    until = time.monotonic() + seconds
+    started = time.monotonic()
+    await asyncio.gather(*(one_client(base_url, token, ref, until, today, latencies, errors)
+                           for ref in refs))
+    elapsed = time.monotonic() - started
     cuts = statistics.quantiles(latencies, n=100)
     print(f"load: {len(refs)} clients, {elapsed:.1f} s: {len(latencies):,} transitions "
           f"({len(latencies) / elapsed:,.0f}/s), errors {len(errors)}")
@@ -136,6 +192,7 @@ async def load(base_url: str, token: str, refs: list[str], seconds: float) -> No
           f"p99 {cuts[98] * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms")
     for error in errors[:5]:
         print(f"  error: {error}")
+    return len(latencies)
 
 
 async def race(base_url: str, token: str, ref: str, racers: int, rounds: int) -> None:
@@ -189,7 +246,7 @@ def main() -> None:
         server = subprocess.Popen(
             [str(UVICORN), "--factory", "deployments.api.app:app_from_env", "--host",
              "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
-             "--log-level", "warning", "--timeout-keep-alive", "75"], env=env)
+             "--log-level", "warning", "--no-access-log", "--timeout-keep-alive", "75"], env=env)
         base_url = f"http://127.0.0.1:{port}"
         for _ in range(300):
             try:
@@ -199,7 +256,17 @@ def main() -> None:
                 time.sleep(0.2)
         print(f"uvicorn × {args.workers} workers on PostgreSQL (schema {schema}); "
               f"load average {os.getloadavg()[0]:.1f}")
-        asyncio.run(load(base_url, token, refs[:-1], args.seconds))
+        cpu = (server_cpu(server.pid), own_cpu(), backends_cpu(url), machine_busy(),
+               time.monotonic())
+        done = asyncio.run(load(base_url, token, refs[:-1], args.seconds))
+        spent = [after - before for after, before in
+                 zip((server_cpu(server.pid), own_cpu(), backends_cpu(url), machine_busy(),
+                      time.monotonic()), cpu, strict=True)]
+        ms = [1000 * s / max(done, 1) for s in spent[:4]]
+        print(f"  CPU a request: uvicorn {ms[0]:.2f} ms, clients {ms[1]:.2f} ms, PostgreSQL "
+              f"backends {ms[2]:.2f} ms (the three: {sum(ms[:3]):.2f} ms); whole machine "
+              f"{ms[3]:.2f} ms, busy {spent[3] / spent[4]:.2f} of {os.cpu_count()} cores; "
+              f"load average {os.getloadavg()[0]:.1f}")
         asyncio.run(race(base_url, token, refs[-1], args.racers, args.rounds))
         lost, total = lost_updates(url)
         print(f"lost updates: {lost} of {total} cases have a version other than their "

@@ -92,8 +92,14 @@ def identity(bureau: Bureau, name: str) -> Identity:
 
 
 def by_token(bureau: Bureau, token: str) -> Identity:
-    with bureau.unit_of_work(write=False) as uow:
-        found = directory.by_token(uow.connection, token_hash(token))
+    """Every API request's first read, made afresh each time (a revoked token is refused on the
+    next request). One statement: on PostgreSQL it runs without a transaction of its own
+    (autocommit), saving the BEGIN and ROLLBACK round trips — in READ COMMITTED a statement
+    sees its own snapshot either way."""
+    with bureau.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        found = directory.by_token(connection, token_hash(token))
     if found is None:
         raise BadCredentials("the API token is unknown or revoked",
                              ["Authorization: Bearer TOKEN from `caseflow user token NAME`"])

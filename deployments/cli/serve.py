@@ -20,4 +20,5 @@ def serve(
     rt = runtime(ctx)
     rt.engine  # noqa: B018 - migrate (or refuse) before listening, not on the first request
     typer.echo(f"caseflow serving {rt.db_url} on http://{host}:{port}/ (API under /api)")
-    uvicorn.run(create_app(rt), host=host, port=port, log_level="warning")
+    # warnings only, and no access log: a line per request is the proxy's job, not ours
+    uvicorn.run(create_app(rt), host=host, port=port, log_level="warning", access_log=False)

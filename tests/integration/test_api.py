@@ -294,3 +294,38 @@ def test_pool_role_by_endpoint(api: Api, write: str, who: str) -> None:
         assert api("GET", f"/api/lawyers/{lawyer}", "审").json() == before
         assert len(api("GET", "/api/lawyers", "审").json()) == 1
         assert api("GET", f"/api/cases/{ref}", "审").json()["state"] == "approved"
+
+
+def test_revoked_token_refused_on_the_next_request(api: Api) -> None:
+    """Nothing about a token outlives its request: revoked, it is refused at once, on reads,
+    writes and /me alike; a new token works at once."""
+    ref = api.open()["ref"]
+    assert api("GET", f"/api/cases/{ref}", "王").status_code == 200
+    rt = api.client.app.state.runtime  # type: ignore[attr-defined]  # the server's own
+    assert users.revoke(rt.bureau, "王", NOW) == 1
+    for method, path, body in [("GET", f"/api/cases/{ref}", None), ("GET", "/api/me", None),
+                               ("POST", f"/api/cases/{ref}/triggers/accept",
+                                {"on": "2025-05-07"})]:
+        refused = api(method, path, "王", json=body)
+        assert refused.status_code == 401, (path, refused.text)
+        assert refused.json()["error"]["code"] == "bad_credentials"
+    api.tokens["王"] = users.issue_token(rt.bureau, "王", NOW)
+    assert api("GET", "/api/me", "王").json()["name"] == "王"
+    accepted = api("POST", f"/api/cases/{ref}/triggers/accept", "王", json={"on": "2025-05-07"})
+    assert accepted.status_code == 200, accepted.text
+
+
+READS = ["/api/cases", "/api/cases/{ref}", "/api/cases/{ref}/timeline",
+         "/api/cases/{ref}/triggers", "/api/reports/closure?from=2025-01-01&to=2025-06-30",
+         "/api/audit/overdue", "/api/me", "/api/lawyers",
+         "/api/reports/assignments?from=2025-01-01&to=2025-06-30"]
+
+
+@pytest.mark.parametrize("path", READS)
+def test_every_read_needs_a_live_token(api: Api, path: str) -> None:
+    ref = api.open()["ref"]
+    assert api("GET", path.format(ref=ref), "审").status_code == 200
+    for headers in [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic x"}]:
+        answer = api("GET", path.format(ref=ref), headers=headers)
+        assert answer.status_code == 401, (headers, answer.text)
+        assert answer.headers["WWW-Authenticate"] == "Bearer"
