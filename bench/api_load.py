@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import os
 import resource
 import socket
@@ -50,6 +51,15 @@ from states.roles import Role
 
 PG = os.environ.get("CASEFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 UVICORN = Path(sys.executable).parent / "uvicorn"
+
+
+def uvicorn_kind() -> str:
+    """The HTTP parser and event loop uvicorn picks by itself (``--http auto --loop auto``):
+    httptools and uvloop when installed (the ``uvicorn[standard]`` extra), else h11 and
+    asyncio."""
+    found = {name: importlib.util.find_spec(name) is not None for name in ("httptools", "uvloop")}
+    return (f"{'httptools' if found['httptools'] else 'h11'}, "
+            f"{'uvloop' if found['uvloop'] else 'asyncio'}")
 
 
 def free_port() -> int:
@@ -254,8 +264,8 @@ def main() -> None:
                     break
             except httpx.TransportError:
                 time.sleep(0.2)
-        print(f"uvicorn × {args.workers} workers on PostgreSQL (schema {schema}); "
-              f"load average {os.getloadavg()[0]:.1f}")
+        print(f"uvicorn × {args.workers} workers ({uvicorn_kind()}) on PostgreSQL "
+              f"(schema {schema}); load average {os.getloadavg()[0]:.1f}")
         cpu = (server_cpu(server.pid), own_cpu(), backends_cpu(url), machine_busy(),
                time.monotonic())
         done = asyncio.run(load(base_url, token, refs[:-1], args.seconds))
