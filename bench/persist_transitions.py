@@ -3,6 +3,7 @@ transaction: load, fire, write case + event + cycles, commit).
 
     python bench/persist_transitions.py                      # SQLite, one process
     python bench/persist_transitions.py --pg --writers 4     # PostgreSQL, 4 writer processes
+    python bench/persist_transitions.py --pg --writers 4 --core   # and SQLAlchemy Core alone
 
 Each transition is what a clerk's `caseflow case advance` does at a bureau with its user
 directory (the clerk handles the cases; `--open-mode`: a fresh install with no users, where
@@ -14,6 +15,10 @@ written, commit.
 Floors (issue 13): on SQLite in one process >= 2,500/s, p99 < 5 ms, and >= 25 % of the
 plain-sqlite3 run of the same statements in the same run; on PostgreSQL with 4 concurrent
 writers >= 1,500/s. Prints its figures; asserts nothing.
+
+Between the two, `core_reference` runs the same statements as caseflow builds them, through its
+unit of work on a SQLAlchemy connection, with the same fixed values and no domain: the cost of
+the store speaking SQLAlchemy, which bounds caseflow's own figure from above.
 
 The plain-sqlite3 yardstick (`plain_sqlite3_reference`) runs the same schema and the same
 statements per transition, written by hand on the sqlite3 module with no domain, no hashing
@@ -39,8 +44,10 @@ from urllib.parse import quote
 from flows import services
 from flows.context import Bureau
 from flows.users import add_user, identity
+from models import repository
 from models.engine import create_engine
 from models.schema import upgrade
+from models.uow import UnitOfWork
 from states.calendar import default_calendar
 from states.casetypes import CASE_TYPES
 from states.roles import Role
@@ -116,6 +123,58 @@ def _run(url: str, cases: int, worker: int, open_mode: bool = False
     return latencies, cpu
 
 
+def core_reference(url: str, cases: int, worker: int = 0) -> tuple[list[float], float]:
+    """The same walk's statements through SQLAlchemy Core as caseflow issues them (its
+    statements, its unit of work, its engine settings and value types), with fixed values and
+    no domain: what "the store speaks SQLAlchemy" costs by itself, the bound on caseflow's own
+    figure. Latencies and CPU seconds of the walk."""
+    engine = create_engine(url)
+    bureau = Bureau(engine, CASE_TYPES, default_calendar())
+    refs = [
+        services.open_case(bureau, "reconsideration", on=date(2024, 9, 27),
+                           ref=f"C{worker}-{i}", by="bench", now=NOW).case.ref
+        for i in range(cases)
+    ]
+    upsert = repository._cycles_upsert(engine.dialect.name)
+    clocks = [{"clock": "decision", "cycle": 1, "change": "paused", "due_on": "2024-12-09",
+               "status": "paused"}] * 2
+    latencies: list[float] = []
+    cpu = time.process_time()
+    for step, (trigger, on, attrs) in enumerate(WALK):
+        for ref in refs:
+            start = time.perf_counter()
+            with UnitOfWork(engine) as uow:
+                rows = uow.connection.execute(repository._CASE_WITH_CYCLES, {"ref": ref}).all()
+                case_id, version, seq, previous = rows[0][0], rows[0][5], rows[0][10], rows[0][11]
+                digest = hashlib.sha256((previous + trigger).encode()).hexdigest()
+                guarded = uow.connection.execute(repository._UPDATE_CASE, {
+                    "b_id": case_id, "b_version": version, "state": "under_review",
+                    "attrs": {"procedure": "ordinary"}, "version": version + 1,
+                    "admitted_on": date(2024, 10, 8), "closed_on": None, "last_on": on,
+                    "last_seq": seq + 1, "last_hash": digest, "updated_at": NOW,
+                    "department": None, "handler": None})
+                assert guarded.rowcount == 1
+                uow.connection.execute(repository._INSERT_EVENT, {
+                    "case_id": case_id, "seq": seq + 1, "trigger": trigger,
+                    "from_state": "under_review", "to_state": "under_review", "on": on,
+                    "recorded_at": NOW, "actor": "clerk", "by": "bench", "reason": None,
+                    "attrs": attrs, "clocks": clocks, "hash": digest})
+                cycles = [{"case_id": case_id, "clock": f"clock{n}", "cycle": 1,
+                           "status": "running", "unit": "working", "days": 5,
+                           "started_on": date(2024, 9, 27), "resumed_on": date(2024, 9, 27),
+                           "used": step, "raw_end": date(2024, 10, 10),
+                           "due_on": date(2024, 10, 10), "paused_since": None,
+                           "paused_days": 0, "extended_days": 0, "extensions": 0,
+                           "stopped_on": None} for n in range(CYCLES_WRITTEN[step])]
+                if cycles:
+                    uow.connection.execute(upsert, cycles)
+                uow.commit()
+            latencies.append(time.perf_counter() - start)
+    cpu = time.process_time() - cpu
+    engine.dispose()
+    return latencies, cpu
+
+
 def plain_sqlite3_reference(path: Path, cases: int) -> float:
     """Transitions per CPU second of the same walk's statements on the bare sqlite3 module."""
     engine = create_engine(f"sqlite:///{path}")
@@ -173,21 +232,33 @@ def compare_with_plain_sqlite3(cases: int, rounds: int, open_mode: bool) -> None
     """Caseflow and the plain-sqlite3 yardstick in alternating rounds on fresh files, so both
     meet the same background load; the best round of each is the figure compared."""
     ours: list[float] = []
+    core: list[float] = []
     plain: list[float] = []
     for _ in range(rounds):
         url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
         upgrade(create_engine(url))
         latencies, cpu = _run(url, cases, 0, open_mode)
         ours.append(len(latencies) / cpu)
+        url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'core.db'}"
+        upgrade(create_engine(url))
+        latencies, cpu = core_reference(url, cases)
+        core.append(len(latencies) / cpu)
         plain.append(plain_sqlite3_reference(Path(tempfile.mkdtemp()) / "plain.db", cases))
     print("rounds, per CPU second: caseflow " + ", ".join(f"{r:,.0f}" for r in ours)
+          + "; SQLAlchemy Core alone " + ", ".join(f"{r:,.0f}" for r in core)
           + "; plain sqlite3 " + ", ".join(f"{r:,.0f}" for r in plain))
-    print(f"best of each: caseflow {max(ours):,.0f}/s, plain sqlite3 {max(plain):,.0f}/s; "
-          f"caseflow at {max(ours) / max(plain):.0%} of plain sqlite3 (the floor is 25 %)")
+    print(f"best of each: caseflow {max(ours):,.0f}/s, SQLAlchemy Core alone {max(core):,.0f}/s, "
+          f"plain sqlite3 {max(plain):,.0f}/s; caseflow at {max(ours) / max(plain):.0%} of "
+          f"plain sqlite3 (the floor is 25 %), the same statements through SQLAlchemy Core "
+          f"with no domain at {max(core) / max(plain):.0%}")
 
 
 def _worker(args: tuple[str, int, int, bool]) -> tuple[list[float], float]:
     return _run(*args)
+
+
+def _core_worker(args: tuple[str, int, int]) -> tuple[list[float], float]:
+    return core_reference(*args)
 
 
 def report(label: str, latencies: list[float], wall: float) -> None:
@@ -208,18 +279,27 @@ def main() -> None:
     parser.add_argument("--open-mode", action="store_true",
                         help="no user directory (a fresh install): every write first asks "
                              "whether the directory is still empty")
+    parser.add_argument("--core", action="store_true",
+                        help="PostgreSQL: then the same statements through SQLAlchemy Core "
+                             "with no domain, the same writers (SQLite compares always)")
     args = parser.parse_args()
 
-    schema = None
-    if args.pg:
-        schema = f"cf_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(PG_URL)
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        url = f"{PG_URL}?options={quote(f'-csearch_path={schema}')}"
-    else:
-        url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
-    upgrade(create_engine(url))
+    schemas: list[str] = []
+    admin = create_engine(PG_URL) if args.pg else None
+
+    def fresh_database() -> str:
+        """A new PostgreSQL schema (dropped at the end) or SQLite file, upgraded."""
+        if admin is not None:
+            schemas.append(f"cf_bench_{uuid.uuid4().hex[:8]}")
+            with admin.begin() as connection:
+                connection.exec_driver_sql(f'CREATE SCHEMA "{schemas[-1]}"')
+            url = f"{PG_URL}?options={quote(f'-csearch_path={schemas[-1]}')}"
+        else:
+            url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
+        upgrade(create_engine(url))
+        return url
+
+    url = fresh_database()
     try:
         start = time.perf_counter()
         if args.writers == 1:
@@ -240,10 +320,22 @@ def main() -> None:
         print(f"client CPU per transition: {cpu / len(latencies) * 1e6:,.0f} µs")
         if not args.pg and args.rounds > 0:
             compare_with_plain_sqlite3(args.cases, args.rounds, args.open_mode)
+        if args.pg and args.core:
+            # the same statements through SQLAlchemy Core, no domain: the bound on the above
+            url = fresh_database()
+            with mp.get_context("spawn").Pool(args.writers) as pool:
+                parts = pool.map(_core_worker, [(url, args.cases, w)
+                                                for w in range(args.writers)])
+            latencies = [x for part, _cpu in parts for x in part]
+            cpu = sum(c for _part, c in parts)
+            report(f"SQLAlchemy Core alone, {args.writers} writer(s), advances only",
+                   latencies, sum(latencies) / args.writers)
+            print(f"client CPU per transition: {cpu / len(latencies) * 1e6:,.0f} µs")
     finally:
-        if schema is not None:
+        if admin is not None:
             with admin.begin() as connection:
-                connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+                for schema in schemas:
+                    connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 if __name__ == "__main__":
