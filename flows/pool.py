@@ -20,6 +20,7 @@ from flows.context import Bureau
 from models import lawyers as store
 from models.bulk import Rows
 from models.lawyers import NewLawyer, lawyer_id
+from models.tables import LawyerLeaveRow, LawyerRow
 from models.uow import UnitOfWork
 from states.assignment import LawyerNotEligible, check, need_of, not_in_pool
 from states.case import Fired
@@ -141,16 +142,14 @@ def added_json(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: doc[k] for k in ADDED_KEYS}
 
 
-def lawyer_json(row: Any) -> dict[str, Any]:
-    return {"id": row["id"], "name": row["name"], "firm": row["firm"],
-            "areas": list(row["areas"]), "capacity": row["capacity"],
-            "active": row["active"], "load": row["open_cases"],
-            "last_assigned_on": (row["last_assigned_on"].isoformat()
-                                 if row["last_assigned_on"] else None)}
+def lawyer_json(row: LawyerRow) -> dict[str, Any]:
+    return {"id": row.id, "name": row.name, "firm": row.firm, "areas": list(row.areas),
+            "capacity": row.capacity, "active": row.active, "load": row.open_cases,
+            "last_assigned_on": _day(row.last_assigned_on)}
 
 
-def leaves_json(rows: Sequence[Any]) -> list[dict[str, str]]:
-    return [{"from": r["start_on"].isoformat(), "to": r["end_on"].isoformat()} for r in rows]
+def leaves_json(rows: Sequence[LawyerLeaveRow]) -> list[dict[str, str]]:
+    return [{"from": r.start_on.isoformat(), "to": r.end_on.isoformat()} for r in rows]
 
 
 def _day(value: date | None) -> str | None:
@@ -161,7 +160,7 @@ def list_lawyers(bureau: Bureau) -> list[dict[str, Any]]:
     """The pool, each lawyer with their load and leave periods (请假)."""
     with bureau.unit_of_work(write=False) as uow:
         leaves = store.all_leaves(uow.connection)
-        return [{**lawyer_json(row), "leaves": leaves_json(leaves.get(row["id"], []))}
+        return [{**lawyer_json(row), "leaves": leaves_json(leaves.get(row.id or 0, []))}
                 for row in store.lawyer_rows(uow.connection)]
 
 
@@ -297,12 +296,13 @@ def assignment_report(bureau: Bureau, start: date, end: date) -> dict[str, Any]:
         offers = store.offer_counts(uow.connection, start, end)
         loads = store.open_loads(uow.connection, end)
         supervision = store.supervision_counts(uow.connection, start, end)
-    lawyers = []
+    lawyers: list[dict[str, Any]] = []
     for row in rows:
-        by_outcome = offers.get(row["id"], {})
-        watched = supervision.get(row["id"], {})
+        lawyer = row.id or 0
+        by_outcome = offers.get(lawyer, {})
+        watched = supervision.get(lawyer, {})
         lawyers.append({
-            "id": row["id"], "name": row["name"], "firm": row["firm"], "active": row["active"],
+            "id": row.id, "name": row.name, "firm": row.firm, "active": row.active,
             "offers": sum(by_outcome.values()),
             # signed, whether or not the lawyer was replaced later
             "accepted": (by_outcome.get(store.Outcome.ACCEPTED, 0)
@@ -310,7 +310,7 @@ def assignment_report(bureau: Bureau, start: date, end: date) -> dict[str, Any]:
             "declined": by_outcome.get(store.Outcome.DECLINED, 0),
             "replaced": by_outcome.get(store.Outcome.REPLACED, 0),
             "pending": by_outcome.get(store.Outcome.OFFERED, 0),
-            "open_load": loads.get(row["id"], 0),
+            "open_load": loads.get(lawyer, 0),
             "hearings_attended": watched.get("attend_hearing", 0),
             "files_reviewed": watched.get("review_file", 0),
             "ratings": {r: watched.get(f"review_file:{r}", 0) for r in RATINGS},

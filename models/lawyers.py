@@ -15,8 +15,19 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import col, select
 
-from models.tables import cases, events, lawyer_conflicts, lawyer_leaves, lawyer_offers, lawyers
+from models.rows import select_rows
+from models.tables import (
+    LawyerLeaveRow,
+    LawyerRow,
+    cases,
+    events,
+    lawyer_conflicts,
+    lawyer_leaves,
+    lawyer_offers,
+    lawyers,
+)
 from states.assignment import Leave, PoolLawyer, party_key
 from states.case import DomainEvent
 from states.errors import NotFound
@@ -71,12 +82,11 @@ def add_lawyers(connection: sa.Connection, new: Sequence[NewLawyer], *, now: dat
     return ids
 
 
-def lawyer_row(connection: sa.Connection, lawyer: int) -> Mapping[Any, Any]:
-    row = connection.execute(sa.select(lawyers).where(lawyers.c.id == lawyer)
-                             ).mappings().one_or_none()
-    if row is None:
+def lawyer_row(connection: sa.Connection, lawyer: int) -> LawyerRow:
+    found = select_rows(connection, select(LawyerRow).where(LawyerRow.id == lawyer))
+    if not found:
         raise LawyerNotFound(lawyer)
-    return row
+    return found[0]
 
 
 def known_ids(connection: sa.Connection, ids: Iterable[int]) -> set[int]:
@@ -87,8 +97,8 @@ def known_ids(connection: sa.Connection, ids: Iterable[int]) -> set[int]:
                .scalars())
 
 
-def lawyer_rows(connection: sa.Connection) -> list[Mapping[Any, Any]]:
-    return list(connection.execute(sa.select(lawyers).order_by(lawyers.c.id)).mappings())
+def lawyer_rows(connection: sa.Connection) -> list[LawyerRow]:
+    return select_rows(connection, select(LawyerRow).order_by(col(LawyerRow.id)))
 
 
 def set_active(connection: sa.Connection, lawyer: int, active: bool) -> None:
@@ -115,20 +125,19 @@ def add_conflict(connection: sa.Connection, lawyer: int, party: str) -> bool:
     return True
 
 
-def leaves_of(connection: sa.Connection, lawyer: int) -> list[Mapping[Any, Any]]:
-    query = (sa.select(lawyer_leaves.c.start_on, lawyer_leaves.c.end_on)
-             .where(lawyer_leaves.c.lawyer_id == lawyer).order_by(lawyer_leaves.c.start_on))
-    return list(connection.execute(query).mappings())
+def leaves_of(connection: sa.Connection, lawyer: int) -> list[LawyerLeaveRow]:
+    return select_rows(connection, select(LawyerLeaveRow)
+                       .where(LawyerLeaveRow.lawyer_id == lawyer)
+                       .order_by(col(LawyerLeaveRow.start_on), col(LawyerLeaveRow.id)))
 
 
-def all_leaves(connection: sa.Connection) -> dict[int, list[Mapping[Any, Any]]]:
+def all_leaves(connection: sa.Connection) -> dict[int, list[LawyerLeaveRow]]:
     """Every lawyer's leave periods, by lawyer, earliest first (the pool's table)."""
-    query = (sa.select(lawyer_leaves.c.lawyer_id, lawyer_leaves.c.start_on,
-                       lawyer_leaves.c.end_on)
-             .order_by(lawyer_leaves.c.lawyer_id, lawyer_leaves.c.start_on))
-    found: dict[int, list[Mapping[Any, Any]]] = defaultdict(list)
-    for row in connection.execute(query).mappings():
-        found[row["lawyer_id"]].append(row)
+    found: dict[int, list[LawyerLeaveRow]] = defaultdict(list)
+    for leave in select_rows(connection, select(LawyerLeaveRow).order_by(
+            col(LawyerLeaveRow.lawyer_id), col(LawyerLeaveRow.start_on),
+            col(LawyerLeaveRow.id))):
+        found[leave.lawyer_id].append(leave)
     return found
 
 

@@ -1,0 +1,24 @@
+"""Typed reads: the SQLModel classes of `models.tables` as the rows a query returns.
+
+A read whose rows go to the services and views as they are stored (a lawyer of the pool, their
+leave) selects the row class through SQLModel's `Session.exec` on the unit of work's
+connection: the rows come back as `LawyerRow`, `LawyerLeaveRow` … with typed fields, not as
+mappings keyed by strings. The session joins the connection's transaction and never ends it:
+the unit of work commits or rolls back, as for every other statement.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel
+from sqlmodel.sql.expression import SelectOfScalar
+
+Row = TypeVar("Row", bound=SQLModel)
+
+
+def select_rows(connection: sa.Connection, query: SelectOfScalar[Row]) -> list[Row]:
+    """The instances ``query`` (a `sqlmodel.select` of one row class) finds."""
+    with Session(connection) as session:
+        return list(session.exec(query).all())
