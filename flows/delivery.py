@@ -267,21 +267,21 @@ def list_alerts(bureau: Bureau, *, failed: bool = False,
                                   limit=limit)
     return [
         {
-            "id": row["id"],
-            "ref": row["ref"],
-            "clock": row["clock"],
-            "cycle": row["cycle"],
-            "rung": row["rung"],
-            "recipient": row["recipient"],
-            "route": row["route"],
-            "status": row["status"],
-            "attempts": row["attempts"],
-            "last_error": row["last_error"],
-            "next_attempt_at": _iso(row["next_attempt_at"]),
-            "sent_at": _iso(row["sent_at"]),
-            "idempotency_key": row["idempotency_key"],
+            "id": alert.id,
+            "ref": ref,
+            "clock": escalation.clock,
+            "cycle": escalation.cycle,
+            "rung": escalation.rung,
+            "recipient": alert.recipient,
+            "route": alert.route,
+            "status": alert.status,
+            "attempts": alert.attempts,
+            "last_error": alert.last_error,
+            "next_attempt_at": _iso(alert.next_attempt_at),
+            "sent_at": _iso(alert.sent_at),
+            "idempotency_key": alert.idempotency_key,
         }
-        for row in rows
+        for alert, escalation, ref in rows
     ]
 
 

@@ -25,8 +25,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import col, select
 
-from models.tables import alerts, cases, escalations
+from models.rows import select_tuples
+from models.tables import AlertRow, CaseRow, EscalationRow, alerts
 
 PENDING = "pending"
 SENDING = "sending"
@@ -164,21 +166,17 @@ def count_undelivered(connection: sa.Connection) -> int:
 
 def list_alerts(
     connection: sa.Connection, *, status: str | None = None, limit: int | None = None
-) -> list[sa.RowMapping]:
-    """Outbox rows with their case reference, clock and rung, oldest first."""
+) -> list[tuple[AlertRow, EscalationRow, str]]:
+    """Outbox rows with the escalation they announce and their case's reference, oldest
+    first."""
     query = (
-        sa.select(
-            alerts.c.id, alerts.c.idempotency_key, alerts.c.route, alerts.c.recipient,
-            alerts.c.status, alerts.c.attempts, alerts.c.next_attempt_at, alerts.c.claimed_by,
-            alerts.c.claimed_until, alerts.c.last_error, alerts.c.sent_at, alerts.c.created_at,
-            cases.c.ref, escalations.c.clock, escalations.c.cycle, escalations.c.rung,
-        )
-        .join(escalations, escalations.c.id == alerts.c.escalation_id)
-        .join(cases, cases.c.id == escalations.c.case_id)
-        .order_by(alerts.c.id)
+        select(AlertRow, EscalationRow, CaseRow.ref)
+        .join(EscalationRow, col(EscalationRow.id) == AlertRow.escalation_id)
+        .join(CaseRow, col(CaseRow.id) == EscalationRow.case_id)
+        .order_by(col(AlertRow.id))
     )
     if status is not None:
-        query = query.where(alerts.c.status == status)
+        query = query.where(AlertRow.status == status)
     if limit is not None:
         query = query.limit(limit)
-    return list(connection.execute(query).mappings())
+    return select_tuples(connection, query)

@@ -9,16 +9,25 @@ the unit of work commits or rolls back, as for every other statement.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TypeVar, TypeVarTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 Row = TypeVar("Row", bound=SQLModel)
+Columns = TypeVarTuple("Columns")
 
 
 def select_rows(connection: sa.Connection, query: SelectOfScalar[Row]) -> list[Row]:
     """The instances ``query`` (a `sqlmodel.select` of one row class) finds."""
+    with Session(connection) as session:
+        return list(session.exec(query).all())
+
+
+def select_tuples(connection: sa.Connection, query: Select[*Columns]
+                  ) -> list[tuple[*Columns]]:
+    """The tuples ``query`` (a `sqlmodel.select` of row classes and columns) finds: a row
+    class in it comes back as its instance."""
     with Session(connection) as session:
         return list(session.exec(query).all())
