@@ -74,7 +74,8 @@ class AssignmentReport:
 
 
 def gather(bureau: Bureau, now: datetime) -> Gathered:
-    """The waiting cases, most urgent assignment clock first, and the pool on ``now``'s date."""
+    """The waiting cases, most urgent assignment clock first (ties by case id), and the pool
+    on ``now``'s date."""
     on = legal_date(now)
     query = (
         sa.select(cases.c.id, cases.c.ref, cases.c.attrs, clock_cycles.c.due_on)
@@ -82,6 +83,8 @@ def gather(bureau: Bureau, now: datetime) -> Gathered:
         .where(cases.c.type == POOL_TYPE, cases.c.state == "approved",
                clock_cycles.c.clock == CLOCK,
                clock_cycles.c.status == CycleStatus.RUNNING.value)
+        # a total order, the same for every run whenever it gathered: `apply` writes the cases
+        # in it, and two runs at once that locked cases in different orders could deadlock
         .order_by(clock_cycles.c.due_on, cases.c.id)
     )
     with bureau.unit_of_work(write=False) as uow:
@@ -100,6 +103,15 @@ def decide(gathered: Gathered) -> list[Choice | NoLawyer]:
 def apply(bureau: Bureau, gathered: Gathered, decisions: Sequence[Choice | NoLawyer], *,
           now: datetime, recorded_at: datetime | None = None, by: str = SYSTEM_BY
           ) -> AssignmentReport:
+    """Fire `assign` for each choice, `CHUNK` cases per transaction, in the order of
+    ``decisions`` (`decide` keeps `gather`'s). A case someone else moved meanwhile is skipped.
+
+    Another pass may run at once (the schedule and a supervisor's 指派 Assign now) with another
+    plan for the same cases. Each transaction first locks the rows of every lawyer its choices
+    name, in id order, then writes its cases in `gather`'s order: both passes take their locks
+    in one order, so the second waits for the first instead of PostgreSQL failing one of them
+    as a deadlock (case by case, each write locks its lawyer then its case, and two plans
+    naming the lawyers in opposite orders cross)."""
     report = AssignmentReport(now)
     choices = [d for d in decisions if isinstance(d, Choice)]
     for d in decisions:
@@ -107,8 +119,10 @@ def apply(bureau: Bureau, gathered: Gathered, decisions: Sequence[Choice | NoLaw
             report.unassigned.append({"ref": d.ref, "reason": d.reason,
                                       "gates": {g.value: n for g, n in d.kept_out.items()}})
     for start in range(0, len(choices), CHUNK):
+        chunk = choices[start:start + CHUNK]
         with bureau.unit_of_work() as uow:
-            for choice in choices[start:start + CHUNK]:
+            store.lock(uow.connection, (choice.lawyer.id for choice in chunk))
+            for choice in chunk:
                 try:
                     services.advance_in(
                         uow, bureau, choice.ref, "assign", on=gathered.on,

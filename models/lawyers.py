@@ -236,6 +236,21 @@ def gate_lawyer(connection: sa.Connection, lawyer: int, *, case_id: int, on: dat
     return _pool_lawyer(row, leaves, parties if row.conflicted else ()), bool(row.declined)
 
 
+_LOCK = (sa.select(lawyers.c.id).where(lawyers.c.id.in_(sa.bindparam("ids", expanding=True)))
+         .order_by(lawyers.c.id).with_for_update())
+
+
+def lock(connection: sa.Connection, ids: Iterable[int]) -> None:
+    """Lock the rows of the lawyers ``ids`` until the transaction ends, in id order (one
+    statement: PostgreSQL sorts, then locks row by row). A writer that will take several
+    lawyers' rows takes them all here first, so that any two such writers queue on their first
+    shared lawyer instead of each holding one the other waits for (a deadlock). SQLite renders
+    no ``FOR UPDATE``: its writers already queue on `BEGIN IMMEDIATE`."""
+    wanted = sorted(set(ids))
+    if wanted:
+        connection.execute(_LOCK, {"ids": wanted}).all()
+
+
 def excluded(connection: sa.Connection, case_ids: Sequence[int]) -> dict[int, set[int]]:
     """Per case, the lawyers who declined it or were replaced on it."""
     found: dict[int, set[int]] = defaultdict(set)

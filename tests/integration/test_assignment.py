@@ -241,3 +241,89 @@ def test_two_clerks_cannot_both_take_a_lawyers_last_place(bureau: Bureau) -> Non
     assert sorted(outcomes.values())[0] == "assigned"
     assert "at capacity" in sorted(outcomes.values())[1]
     assert [d["load"] for d in pool.list_lawyers(bureau)] == [1]
+
+
+def test_two_passes_at_once_with_crossed_plans_do_not_deadlock(
+    bureau: Bureau, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two assignment passes at once (the schedule and a supervisor's 指派) over the same cases,
+    their plans naming the same lawyers in opposite orders: each pass pauses once a case's
+    gate holds its first lawyer, until the other pass holds one too or waits on it. Were the
+    lawyers locked case by case (lawyer, then case), PostgreSQL would find a deadlock and fail
+    one pass; with the lawyers of a transaction locked first in id order, the second pass
+    waits, then finds every case assigned and skips it. On SQLite the writers queue."""
+    import threading
+
+    from flows import assignment
+
+    first, second = add(bureau, NewLawyer("甲", "甲所", ("criminal",), 5),
+                        NewLawyer("乙", "乙所", ("criminal",), 5))
+    refs = [notified(bureau, f"LA-{n}", "2024-09-10") for n in range(1, 5)]
+    now = at("2024-09-10", 15)
+    gathered = assignment.gather(bureau, now)
+    planned = assignment.decide(gathered)
+    assert [(d.ref, d.lawyer.id) for d in planned if isinstance(d, Choice)] == [
+        ("LA-1", first), ("LA-2", second), ("LA-3", first), ("LA-4", second)]
+    # the other pass's plan: the same cases, the lawyers swapped (each still passes the gates)
+    swap = {first: second, second: first}
+    lawyers = {lawyer.id: lawyer for lawyer in gathered.pool}
+    crossed = [Choice(d.ref, lawyers[swap[d.lawyer.id]], d.reasons, d.alternatives)
+               for d in planned if isinstance(d, Choice)]
+
+    postgres = bureau.engine.dialect.name == "postgresql"
+    arrived = {"schedule": threading.Event(), "supervisor": threading.Event()}
+    check_gates = pool.check_gates
+
+    def others_wait_on_me(me: int) -> bool:
+        with bureau.engine.connect() as watcher:
+            return bool(watcher.execute(sa.text(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity"
+                " WHERE :me = ANY(pg_blocking_pids(pid)))"), {"me": me}).scalar_one())
+
+    def pausing(connection: sa.Connection, *args: Any) -> None:
+        check_gates(connection, *args)  # the lawyer's row is locked now
+        mine = threading.current_thread().name
+        if not postgres or arrived[mine].is_set():
+            return
+        arrived[mine].set()
+        (other,) = (event for name, event in arrived.items() if name != mine)
+        me = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        for _ in range(3000):  # at most a minute: the test must not hang
+            if other.wait(0.02) or others_wait_on_me(me):
+                return
+        raise AssertionError("the other pass neither arrived nor waited")
+
+    monkeypatch.setattr(pool, "check_gates", pausing)
+    reports: dict[str, Any] = {}
+
+    def run(decisions: list[Choice]) -> None:
+        try:
+            reports[threading.current_thread().name] = assignment.apply(
+                bureau, gathered, decisions, now=now, by=threading.current_thread().name
+            ).to_json()
+        except Exception as error:  # reported to the test, not lost in the thread
+            reports[threading.current_thread().name] = error
+
+    threads = [threading.Thread(target=run, args=(decisions,), name=name)
+               for name, decisions in (("schedule", planned), ("supervisor", crossed))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    errors = {name: r for name, r in reports.items() if isinstance(r, Exception)}
+    assert errors == {}
+    winner, loser = sorted(reports.values(), key=lambda r: -len(r["assigned"]))
+    assert [x["ref"] for x in winner["assigned"]] == refs and winner["skipped"] == []
+    assert [x["ref"] for x in loser["skipped"]] == refs and loser["assigned"] == []
+    for ref in refs:
+        assert [e["trigger"] for e in services.timeline(bureau, ref)].count("assign") == 1
+    with bureau.engine.connect() as connection:
+        from models.tables import lawyer_offers
+
+        held = dict(connection.execute(
+            sa.select(lawyer_offers.c.lawyer_id, sa.func.count())
+            .where(lawyer_offers.c.released_on.is_(None))
+            .group_by(lawyer_offers.c.lawyer_id)).all())
+    assert {d["id"]: d["load"] for d in pool.list_lawyers(bureau)} == held == {
+        first: 2, second: 2}
