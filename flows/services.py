@@ -22,6 +22,7 @@ from models import verify as verification
 from models.chain import ChainCheck
 from models.errors import Conflict, StaleCase
 from models.repository import StoredCase
+from models.tables import EventRow
 from models.uow import UnitOfWork
 from states.calendar import legal_date
 from states.case import Fired
@@ -326,11 +327,11 @@ def triggers_now(
                         handler=case.attrs.get("handler"))
 
 
-def timeline(bureau: Bureau, ref: str) -> list[dict[str, object]]:
-    """Every event of the case, oldest first, as stored."""
+def timeline(bureau: Bureau, ref: str) -> list[EventRow]:
+    """Every event of the case (案件流转记录), oldest first, as stored."""
     with bureau.unit_of_work(write=False) as uow:
         stored = repository.load(uow.connection, ref)
-        return [dict(row) for row in repository.event_rows(uow.connection, stored.id)]
+        return repository.event_rows(uow.connection, stored.id)
 
 
 def list_cases(

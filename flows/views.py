@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
 from models.chain import jsonable
 from models.repository import StoredCase
+from models.tables import EventRow
 from states.calendar import WorkCalendar
 from states.casetype import CaseType
 from states.roles import Identity, masked
@@ -56,19 +56,19 @@ def case_json(
     }
 
 
-def event_json(row: Mapping[str, Any], viewer: Identity | None = None) -> dict[str, Any]:
+def event_json(row: EventRow, viewer: Identity | None = None) -> dict[str, Any]:
     """One timeline entry as CONTRACT.md shows it (personal data masked as in `case_json`)."""
     return {
-        "seq": row["seq"],
-        "trigger": row["trigger"],
-        "from": row["from_state"],
-        "to": row["to_state"],
-        "on": row["on"].isoformat(),
-        "recorded_at": row["recorded_at"].isoformat(),
-        "by": row["by"],
-        "actor": row["actor"],
-        "reason": row["reason"],
-        "attrs": masked(row["attrs"], viewer),
-        "clocks": row["clocks"],
-        "hash": row["hash"],
+        "seq": row.seq,
+        "trigger": row.trigger,
+        "from": row.from_state,
+        "to": row.to_state,
+        "on": row.on.isoformat(),
+        "recorded_at": row.recorded_at.isoformat(),
+        "by": row.by,
+        "actor": row.actor,
+        "reason": row.reason,
+        "attrs": masked(row.attrs, viewer),
+        "clocks": row.clocks,
+        "hash": row.hash,
     }

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from models.tables import EventRow
 from states.case import DomainEvent
 
 GENESIS = "0" * 64
@@ -105,21 +106,16 @@ def event_values(
     return row
 
 
-def event_hash_fields(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The hashed fields of a stored event row."""
-    return hashed_fields(
-        seq=row["seq"],
-        trigger=row["trigger"],
-        from_state=row["from_state"],
-        to_state=row["to_state"],
-        on=row["on"],
-        recorded_at=row["recorded_at"],
-        actor=row["actor"],
-        by=row["by"],
-        reason=row["reason"],
-        attrs=row["attrs"],
-        clocks=row["clocks"],
-    )
+HASHED = ("seq", "trigger", "from_state", "to_state", "on", "recorded_at", "actor", "by",
+          "reason", "attrs", "clocks")
+
+
+def event_hash_fields(row: Mapping[str, Any] | EventRow) -> dict[str, Any]:
+    """The hashed fields of an event row: the values about to be inserted (a mapping), or a
+    stored `EventRow`."""
+    if isinstance(row, EventRow):
+        return hashed_fields(**{name: getattr(row, name) for name in HASHED})
+    return hashed_fields(**{name: row[name] for name in HASHED})
 
 
 @dataclass(frozen=True)
@@ -137,18 +133,18 @@ class ChainCheck:
 
 
 def check_chain(
-    ref: str, rows: Sequence[Mapping[str, Any]], last_seq: int, head: str
+    ref: str, rows: Sequence[EventRow], last_seq: int, head: str
 ) -> ChainCheck:
     """Recompute a case's chain from its stored event rows (in ``seq`` order), naming the first
     broken link; ``last_seq`` and ``head`` are what the case row says its chain ends with."""
     previous = GENESIS
     for expected_seq, row in enumerate(rows, start=1):
-        seq = int(row["seq"])
+        seq = row.seq
         if seq != expected_seq:
             return ChainCheck(ref, len(rows), expected_seq, f"event {expected_seq} is missing")
-        if link(previous, event_hash_fields(row)) != row["hash"]:
+        if link(previous, event_hash_fields(row)) != row.hash:
             return ChainCheck(ref, len(rows), seq, f"event {seq} does not match its hash")
-        previous = str(row["hash"])
+        previous = row.hash
     # checked after the walk, so that a gap in the middle is named where it is, not at the end
     if len(rows) < last_seq:
         missing = len(rows) + 1

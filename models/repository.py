@@ -16,10 +16,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
 
 from models.chain import GENESIS, event_values, jsonable
 from models.errors import CaseNotFound, Conflict, StaleCase
-from models.tables import cases, clock_cycles, events, ref_counters
+from models.rows import select_rows
+from models.tables import EventRow, cases, clock_cycles, events, ref_counters
 from states.calendar import Unit
 from states.case import CaseSnapshot, Fired
 from states.clocks import Cycle, CycleStatus
@@ -199,9 +201,10 @@ def find(
     return [stored_from_row(row, tuple(by_case[row["id"]])) for row in rows]
 
 
-def event_rows(connection: sa.Connection, case_id: int) -> list[Mapping[str, Any]]:
-    query = sa.select(events).where(events.c.case_id == case_id).order_by(events.c.seq)
-    return [dict(row) for row in connection.execute(query).mappings()]
+def event_rows(connection: sa.Connection, case_id: int) -> list[EventRow]:
+    """The case's events (案件流转记录) as stored, oldest first."""
+    return select_rows(connection, select(EventRow).where(EventRow.case_id == case_id)
+                       .order_by(col(EventRow.seq)))
 
 
 def case_ids(connection: sa.Connection, ref: str | None = None) -> list[tuple[int, str]]:

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from models import repository
 from models.chain import ChainCheck, check_chain, jsonable
 from models.repository import StoredCase
+from models.tables import EventRow
 from states.calendar import Unit, WorkCalendar
 from states.case import CaseSnapshot
 from states.casetype import Actor, CaseType
@@ -77,7 +78,7 @@ def record(connection: sa.Connection, findings: Sequence[Finding]) -> None:
 
 def replay_problem(
     stored: StoredCase,
-    rows: Sequence[Mapping[str, Any]],
+    rows: Sequence[EventRow],
     types: Mapping[str, CaseType],
     calendar: WorkCalendar,
 ) -> str | None:
@@ -93,18 +94,18 @@ def replay_problem(
 
 
 def replay(
-    case_type: CaseType, rows: Sequence[Mapping[str, Any]], calendar: WorkCalendar
+    case_type: CaseType, rows: Sequence[EventRow], calendar: WorkCalendar
 ) -> CaseSnapshot:
     """The case its stored events give, fired one by one as they were recorded."""
     first, later = rows[0], rows[1:]
-    case = open_case(case_type, first["on"], attrs=first["attrs"], by=first["by"],
+    case = open_case(case_type, first.on, attrs=first.attrs, by=first.by,
                      calendar=calendar).case
     for row in later:
-        if row["trigger"] == RECALENDAR:
-            case = _reprojected(case, row["clocks"])
+        if row.trigger == RECALENDAR:
+            case = _reprojected(case, row.clocks)
             continue
-        case = fire(case_type, case, row["trigger"], row["on"], attrs=row["attrs"],
-                    reason=row["reason"], by=row["by"], by_system=row["actor"] == Actor.SYSTEM,
+        case = fire(case_type, case, row.trigger, row.on, attrs=row.attrs,
+                    reason=row.reason, by=row.by, by_system=row.actor == Actor.SYSTEM,
                     calendar=calendar).case
     return case
 

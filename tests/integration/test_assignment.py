@@ -65,9 +65,9 @@ def test_the_flow_assigns_most_urgent_first_and_keeps_loads_current(bureau: Bure
         "reason": "no eligible lawyer among 2: 2 at capacity 已满额"}]
     case = services.get_case(bureau, "LA-C").case
     assert (case.state, case.attrs["lawyer"]) == ("assigned", str(first))
-    (event,) = [e for e in services.timeline(bureau, "LA-C") if e["trigger"] == "assign"]
-    assert (event["actor"], event["by"]) == ("system", "system")
-    assert "rotation 轮流指派: never assigned yet" in event["reason"]
+    (event,) = [e for e in services.timeline(bureau, "LA-C") if e.trigger == "assign"]
+    assert (event.actor, event.by) == ("system", "system")
+    assert "rotation 轮流指派: never assigned yet" in (event.reason or "")
     assert services.get_case(bureau, "LA-D").case.state == "approved"
     assert [d["load"] for d in pool.list_lawyers(bureau)] == [2, 1]
     # the same instant again: nothing new to assign, nothing changed
@@ -317,7 +317,7 @@ def test_two_passes_at_once_with_crossed_plans_do_not_deadlock(
     assert [x["ref"] for x in winner["assigned"]] == refs and winner["skipped"] == []
     assert [x["ref"] for x in loser["skipped"]] == refs and loser["assigned"] == []
     for ref in refs:
-        assert [e["trigger"] for e in services.timeline(bureau, ref)].count("assign") == 1
+        assert [e.trigger for e in services.timeline(bureau, ref)].count("assign") == 1
     with bureau.engine.connect() as connection:
         from models.tables import lawyer_offers
 

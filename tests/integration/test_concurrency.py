@@ -85,12 +85,12 @@ def check_history(bureau: Bureau, ref: str, base: int, tallies: list[Tally]) -> 
     """Versions rose by one per stored event, every success is stored, the chain verifies."""
     case = services.get_case(bureau, ref).case
     rows = services.timeline(bureau, ref)
-    assert [r["seq"] for r in rows] == list(range(1, len(rows) + 1))
+    assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
     assert case.version == len(rows)
     wins = sorted(v for t in tallies for v in t.wins)
     assert len(wins) == len(rows) - base  # no event lost, none extra
     assert wins == list(range(base + 1, len(rows) + 1))  # no two writers made the same version
-    by_worker = Counter(str(r["by"]) for r in rows[base:])
+    by_worker = Counter(r.by for r in rows[base:])
     assert by_worker == Counter({f"w{i}": len(t.wins) for i, t in enumerate(tallies) if t.wins})
     (check,) = services.verify(bureau, ref)
     assert check.ok, check
@@ -194,12 +194,12 @@ def test_two_writers_same_version_nothing_half_written(bureau: Bureau) -> None:
     assert after.case == winner.case  # type: ignore[attr-defined]
     assert after.case.version == before.case.version + 1
     rows = services.timeline(bureau, ref)
-    assert [r["seq"] for r in rows] == [1, 2, 3]
+    assert [r.seq for r in rows] == [1, 2, 3]
     # only the winner's clock changes are stored: send_copy starts respondent_reply,
     # receive_reply (with no reply clock running) changes no clock
     started = [c.clock for c in after.case.cycles if c not in before.case.cycles]
     expected = {"send_copy": ["copy_to_respondent", "respondent_reply"], "receive_reply": []}
-    assert started == expected[str(rows[2]["trigger"])]
+    assert started == expected[rows[2].trigger]
     assert all(check.ok for check in services.verify(bureau))
 
 
@@ -328,6 +328,6 @@ def test_a_writer_that_waited_sees_the_cycles_written_meanwhile(bureau: Bureau) 
              if c.clock == "respondent_reply"]
     assert [c.status.value for c in reply] == ["met"]
     rows = services.timeline(bureau, ref)
-    assert [r["trigger"] for r in rows] == ["open", "accept", "send_copy", "receive_reply"]
-    assert [c["clock"] for c in rows[3]["clocks"]] == ["respondent_reply"]
+    assert [r.trigger for r in rows] == ["open", "accept", "send_copy", "receive_reply"]
+    assert [c["clock"] for c in rows[3].clocks] == ["respondent_reply"]
     assert all(check.ok for check in services.verify(bureau))

@@ -42,7 +42,7 @@ def test_department_and_handler_are_set_at_open_and_changed_by_reassign(bureau: 
                      now=NOW)
     assert columns(bureau, ref) == ("法律援助科", "clerk-zhao")
     event = services.timeline(bureau, ref)[-1]
-    assert (event["trigger"], event["actor"]) == ("reassign", "supervisor")
+    assert (event.trigger, event.actor) == ("reassign", "supervisor")
     assert services.verify(bureau, ref)[0].ok
 
 

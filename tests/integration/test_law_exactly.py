@@ -43,7 +43,7 @@ def go(bureau: Bureau, ref: str, trigger: str, on: str, **kwargs: object) -> Sto
 
 
 def triggers(bureau: Bureau, ref: str) -> list[tuple[str, str, str]]:
-    return [(str(e["trigger"]), str(e["on"]), str(e["actor"]))
+    return [(e.trigger, str(e.on), e.actor)
             for e in services.timeline(bureau, ref)]
 
 
@@ -137,7 +137,7 @@ def test_the_supplement_period_counts_from_service(bureau: Bureau) -> None:
     assert (supplement.started_on, supplement.due_on) == (d("2024-10-08"), d("2024-10-21"))
     assert cycle(stored, "acceptance_review").status.value == "met"
     event = services.timeline(bureau, ref)[-1]
-    assert event["attrs"] == {"served_on": "2024-10-08"}
+    assert event.attrs == {"served_on": "2024-10-08"}
     assert "served_on" not in stored.case.attrs  # recorded on the event, not the case
 
 

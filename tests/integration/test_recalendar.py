@@ -102,7 +102,7 @@ def test_running_clocks_are_reprojected_and_journaled(old: Bureau) -> None:
         stored = services.get_case(old, ref)
         assert stored.case.version == version + 1
     last = services.timeline(old, refs["in_2027"])[-1]
-    assert {k: last[k] for k in ("trigger", "from_state", "to_state", "on", "actor", "by",
+    assert {k: getattr(last, k) for k in ("trigger", "from_state", "to_state", "on", "actor", "by",
                                  "reason", "attrs", "clocks", "recorded_at")} == {
         "trigger": "recalendar",
         "from_state": "received",
@@ -116,7 +116,7 @@ def test_running_clocks_are_reprojected_and_journaled(old: Bureau) -> None:
                     "due_on": "2027-02-15", "status": "running"}],
         "recorded_at": NOW,
     }
-    assert [r["trigger"] for r in services.timeline(old, refs["crossing"])] == [
+    assert [r.trigger for r in services.timeline(old, refs["crossing"])] == [
         "open", "accept", "send_copy", "receive_reply", "recalendar",
     ]
     assert all(check.ok for check in services.verify(old))

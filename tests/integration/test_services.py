@@ -235,8 +235,8 @@ def test_reconsideration_lifecycle_persisted(bureau: Bureau) -> None:
     assert clocks_of(case)[("decision", 1)] == ("met", "2024-10-14", "2025-01-22", 10, 30)
     assert services.triggers_now(bureau, walk.ref, NOW) == []
     rows = services.timeline(bureau, walk.ref)
-    assert [r["seq"] for r in rows] == list(range(1, 13))
-    assert [r["trigger"] for r in rows] == [
+    assert [r.seq for r in rows] == list(range(1, 13))
+    assert [r.trigger for r in rows] == [
         "open", "request_supplement", "extend_supplement", "receive_supplement", "accept",
         "send_copy", "convert_to_ordinary", "receive_reply", "suspend", "resume", "extend",
         "decide",
@@ -442,9 +442,9 @@ def test_deem_accepted_takes_effect_on_its_date(bureau: Bureau) -> None:
         "running", "2024-10-10", "2024-10-18", 0, 0)
     assert clocks_of(case)[("decision", 1)] == ("running", "2024-10-10", "2024-12-09", 0, 0)
     event = services.timeline(bureau, ref)[-1]
-    assert (event["trigger"], event["actor"], event["on"]) == (
+    assert (event.trigger, event.actor, event.on) == (
         "deem_accepted", "system", d("2024-10-10"))
-    assert event["recorded_at"] == sweep_time
+    assert event.recorded_at == sweep_time
     # a clerk may still record what happened between the legal date and the sweep
     services.advance(bureau, ref, "send_copy", on=d("2024-10-11"), by="clerk-a", now=sweep_time)
     assert clocks_of(services.get_case(bureau, ref))[("copy_to_respondent", 1)][0] == "met"
@@ -477,7 +477,7 @@ def test_legal_dates_are_checked_and_refusals_change_nothing(bureau: Bureau) -> 
     # without `on` the legal date is today in Shanghai, not the UTC date
     later = now + timedelta(days=1)
     services.advance(bureau, ref, "receive_supplement", by="clerk-a", now=later)
-    assert services.timeline(bureau, ref)[-1]["on"] == d("2024-10-09")
+    assert services.timeline(bureau, ref)[-1].on == d("2024-10-09")
     # on the case's last date itself is fine
     services.advance(bureau, ref, "accept", on=d("2024-10-09"), by="clerk-a", now=later)
     assert services.get_case(bureau, ref).case.version == 4
@@ -561,31 +561,31 @@ def test_timeline_records_legal_date_time_and_clock_changes(bureau: Bureau) -> N
     services.advance(bureau, ref, "send_copy", on=d("2024-10-09"), by="clerk-b", now=t3)
 
     rows = services.timeline(bureau, ref)
-    assert [r["seq"] for r in rows] == [1, 2, 3]
-    assert [(r["trigger"], r["from_state"], r["to_state"]) for r in rows] == [
+    assert [r.seq for r in rows] == [1, 2, 3]
+    assert [(r.trigger, r.from_state, r.to_state) for r in rows] == [
         ("open", None, "received"),
         ("accept", "received", "under_review"),
         ("send_copy", "under_review", "under_review"),
     ]
-    assert [r["on"] for r in rows] == [d("2024-09-27"), d("2024-10-08"), d("2024-10-09")]
-    assert [r["recorded_at"] for r in rows] == [t1, t2, t3]
+    assert [r.on for r in rows] == [d("2024-09-27"), d("2024-10-08"), d("2024-10-09")]
+    assert [r.recorded_at for r in rows] == [t1, t2, t3]
     for row in rows:
-        recorded = row["recorded_at"]
+        recorded = row.recorded_at
         assert isinstance(recorded, datetime)
         assert recorded.utcoffset() == timedelta(0)
-    assert rows[1]["recorded_at"] == datetime(2024, 10, 9, 1, 0, 0, 654321, tzinfo=UTC)
-    assert [(r["actor"], r["by"]) for r in rows] == [
+    assert rows[1].recorded_at == datetime(2024, 10, 9, 1, 0, 0, 654321, tzinfo=UTC)
+    assert [(r.actor, r.by) for r in rows] == [
         ("clerk", "clerk-a"), ("clerk", "clerk-b"), ("clerk", "clerk-b")]
-    assert rows[0]["attrs"] == {"applicant": "张三"}
-    assert rows[1]["attrs"] == {"procedure": "ordinary"}
+    assert rows[0].attrs == {"applicant": "张三"}
+    assert rows[1].attrs == {"procedure": "ordinary"}
     # open Fri 09-27: acceptance_review 5 working days -> 10-10
-    assert rows[0]["clocks"] == [
+    assert rows[0].clocks == [
         {"clock": "acceptance_review", "cycle": 1, "change": "started",
          "due_on": "2024-10-10", "status": "running"},
     ]
     # accept Tue 10-08: acceptance_review met; copy 7 working days: 10-09..10-11, Sat 10-12,
     # 10-14..10-16 -> 10-16; decision 10-08 + 60 = 12-07 (Sat) -> 12-09 (Mon)
-    assert rows[1]["clocks"] == [
+    assert rows[1].clocks == [
         {"clock": "acceptance_review", "cycle": 1, "change": "met",
          "due_on": "2024-10-10", "status": "met"},
         {"clock": "copy_to_respondent", "cycle": 1, "change": "started",
@@ -595,13 +595,13 @@ def test_timeline_records_legal_date_time_and_clock_changes(bureau: Bureau) -> N
     ]
     # send_copy Wed 10-09: copy met; respondent_reply 10 working days: 10-10, 10-11, Sat 10-12,
     # 10-14..10-18, 10-21, 10-22 -> 10-22
-    assert rows[2]["clocks"] == [
+    assert rows[2].clocks == [
         {"clock": "copy_to_respondent", "cycle": 1, "change": "met",
          "due_on": "2024-10-16", "status": "met"},
         {"clock": "respondent_reply", "cycle": 1, "change": "started",
          "due_on": "2024-10-22", "status": "running"},
     ]
-    assert len({r["hash"] for r in rows}) == 3
+    assert len({r.hash for r in rows}) == 3
     # the chain verifies however the recording time was spelled (here: with a +08:00 offset)
     assert [(c.ref, c.ok) for c in services.verify(bureau)] == [(ref, True)]
 

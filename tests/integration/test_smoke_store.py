@@ -26,6 +26,6 @@ def test_open_and_advance_round_trip(bureau: Bureau) -> None:
         ("decision", "running", date(2024, 12, 9)),
     ]
     rows = services.timeline(bureau, opened.case.ref)
-    assert [r["trigger"] for r in rows] == ["open", "accept"]
-    assert rows[0]["recorded_at"] == NOW
+    assert [r.trigger for r in rows] == ["open", "accept"]
+    assert rows[0].recorded_at == NOW
     assert all(check.ok for check in services.verify(bureau))

@@ -234,7 +234,7 @@ def test_lapse_takes_effect_on_its_legal_date(bureau: Bureau, name: str) -> None
     stored = services.get_case(bureau, ref).case
     assert stored.state == spec.dest
     last = services.timeline(bureau, ref)[-1]
-    assert (last["trigger"], last["on"], last["actor"], last["by"], last["to_state"]) == (
+    assert (last.trigger, last.on, last.actor, last.by, last.to_state) == (
         spec.effect, effective, "system", "system", spec.dest)
     lapsed = next(c for c in stored.cycles if c.clock == spec.clock)
     assert (lapsed.status.value, lapsed.stopped_on) == ("missed", effective)
@@ -708,7 +708,7 @@ def test_a_lapse_a_clerk_applied_meanwhile_is_already_applied_not_a_failure(
     assert report.failures == [] and report.lapsed == []
     assert [(x["kind"], x["ref"], x["effect"]) for x in report.already_applied] == [
         ("lapse", ref, "deem_accepted")]
-    assert [e["trigger"] for e in services.timeline(bureau, ref)] == [
+    assert [e.trigger for e in services.timeline(bureau, ref)] == [
         "open", "deem_accepted", "withdraw"]
 
 
@@ -734,5 +734,5 @@ def test_a_sweep_later_than_the_real_time_is_refused_whoever_runs_it(bureau: Bur
     services.open_case(bureau, "reconsideration", on=d("2024-09-27"), by="clerk-wang", now=real)
     with pytest.raises(InvalidInput, match="later than the real time"):
         sweep(bureau, at(d("2024-11-01")), recorded_at=real)
-    assert [e["trigger"] for e in services.timeline(bureau, "RC-2024-0001")] == ["open"]
+    assert [e.trigger for e in services.timeline(bureau, "RC-2024-0001")] == ["open"]
     assert sweep(bureau, real + timedelta(minutes=4), recorded_at=real).lapsed  # skew allowed

@@ -29,5 +29,5 @@ def test_a_refused_act_leaves_its_case_alone_and_the_batch_goes_on(bureau: Burea
     assert not isinstance(applied, Exception)
     assert applied.case.state == "under_review" and applied.case.version == 2
     assert services.get_case(bureau, second).case == before
-    assert [r["trigger"] for r in services.timeline(bureau, second)] == ["open", "accept"]
+    assert [r.trigger for r in services.timeline(bureau, second)] == ["open", "accept"]
     assert all(check.ok for check in services.verify(bureau))

@@ -40,7 +40,7 @@ def open_rc(bureau: Bureau, on: str = "2025-05-06", who: Identity | None = WANG)
 
 
 def events_of(bureau: Bureau, ref: str) -> list[str]:
-    return [e["trigger"] for e in services.timeline(bureau, ref)]
+    return [e.trigger for e in services.timeline(bureau, ref)]
 
 
 def test_without_users_everything_stays_open(bureau: Bureau) -> None:
@@ -97,7 +97,7 @@ def test_a_second_supplement_request_is_the_supervisors(staffed: Bureau) -> None
     assert len(events_of(staffed, ref)) == 3
     services.advance(staffed, ref, "request_supplement", on=date(2025, 5, 12),
                      reason="again", by="李", now=NOW, who=LI)
-    assert services.timeline(staffed, ref)[-1]["actor"] == "supervisor"
+    assert services.timeline(staffed, ref)[-1].actor == "supervisor"
 
 
 def test_triggers_now_are_the_users(staffed: Bureau) -> None:

@@ -164,8 +164,8 @@ def test_a_forged_event_whose_own_hash_was_recomputed_breaks_the_next_link(
     refs = build(bureau)
     with bureau.engine.connect() as connection:
         rows = repository.event_rows(connection, case_id(bureau, refs[1]))
-    forged = {**rows[2], "on": date(2024, 10, 10)}
-    own_hash = link(str(rows[1]["hash"]), event_hash_fields(forged))
+    forged = {**rows[2].model_dump(), "on": date(2024, 10, 10)}
+    own_hash = link(rows[1].hash, event_hash_fields(forged))
     edit_event(bureau, refs[1], 3, on=date(2024, 10, 10), hash=own_hash)
     (check,) = services.verify(bureau, refs[1])
     assert check.broken_at == 4
