@@ -79,6 +79,16 @@ def unknown_lawyers(connection: sa.Connection, chunk: Sequence[tuple[int, Rows]]
     return refused
 
 
+def lock_imported(connection: sa.Connection, rows: Sequence[Rows]) -> None:
+    """Lock, in id order, the lawyers whose rows `record_imported` will change for ``rows``:
+    those their `assign`s name (a record releases or resumes only a lawyer it assigned). Taken
+    before the cases are written, as every writer of the pool takes them (`models.lawyers.lock`):
+    taken record by record, in the file's order, they would cross an assignment pass's."""
+    store.lock(connection, (number for item in rows if item.type == POOL_TYPE
+                            for event in item.events if event["trigger"] == "assign"
+                            if (number := lawyer_id(event["attrs"].get("lawyer"))) is not None))
+
+
 def record_imported(connection: sa.Connection, ids: Sequence[int], rows: Sequence[Rows]
                     ) -> None:
     """The offers and loads of imported legal-aid cases, as if advanced one by one."""

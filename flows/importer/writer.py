@@ -227,6 +227,7 @@ class Writer:
                     errors.append(RecordError.of(line, rows.ref, _taken(rows.ref,
                                                                         stored[rows.ref])))
             if not self.dry_run and keep:
+                pool.lock_imported(uow.connection, keep)
                 pool.record_imported(uow.connection, bulk.insert_rows(uow.connection, keep),
                                      keep)
                 repository.advance_ref_counters(uow.connection, [r.ref for r in keep],
@@ -262,6 +263,7 @@ class Writer:
             keep = [rows for _, rows in chunk if _key_of(rows) not in imported]
             if self.dry_run or not keep:
                 return keep, skipped
+            pool.lock_imported(uow.connection, keep)  # before anything is written
             groups: dict[tuple[str, int], list[Rows]] = defaultdict(list)
             for rows in keep:
                 prefix = self.bureau.case_type(rows.type).ref_prefix

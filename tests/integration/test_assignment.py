@@ -327,3 +327,92 @@ def test_two_passes_at_once_with_crossed_plans_do_not_deadlock(
             .group_by(lawyer_offers.c.lawyer_id)).all())
     assert {d["id"]: d["load"] for d in pool.list_lawyers(bureau)} == held == {
         first: 2, second: 2}
+
+
+def test_an_import_and_a_pass_at_once_do_not_deadlock_on_their_lawyers(
+    bureau: Bureau, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import of legal-aid histories (`caseflow case import`) while an assignment pass runs:
+    the import's records name the lawyers in the file's order (乙, then 甲), the pass locks its
+    lawyers in id order (甲, then 乙). The import pauses once it has recorded its first record's
+    offer, until the pass waits on it. Were the import's lawyers taken record by record, it
+    would hold 乙 and want 甲 while the pass held 甲 and wanted 乙: PostgreSQL would fail one
+    of them as a deadlock. With the import's lawyers locked first in id order, the pass waits
+    for the import, then assigns its cases. On SQLite the writers queue."""
+    import threading
+
+    from flows import assignment, importer
+    from models import lawyers as store
+
+    first, second = add(bureau, NewLawyer("甲", "甲所", ("criminal",), 5),
+                        NewLawyer("乙", "乙所", ("criminal",), 5))
+    refs = [notified(bureau, f"LA-{n}", "2024-09-10") for n in (1, 2)]
+    now = at("2024-09-10", 15)
+    gathered = assignment.gather(bureau, now)
+    planned = assignment.decide(gathered)
+    assert [(d.ref, d.lawyer.id) for d in planned if isinstance(d, Choice)] == [
+        ("LA-1", first), ("LA-2", second)]
+    histories = [{"type": "legal_aid", "ref": ref, "on": "2024-09-02",
+                  "attrs": {"channel": "notification", "matter": "criminal"},
+                  "events": [{"trigger": "assign", "on": "2024-09-03",
+                              "attrs": {"lawyer": str(lawyer)}}]}
+                 for ref, lawyer in (("LA-H1", second), ("LA-H2", first))]
+
+    postgres = bureau.engine.dialect.name == "postgresql"
+    holding = threading.Event()
+    record_offers = store.record_offers
+
+    def others_wait_on_me(me: int) -> bool:
+        with bureau.engine.connect() as watcher:
+            return bool(watcher.execute(sa.text(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity"
+                " WHERE :me = ANY(pg_blocking_pids(pid)))"), {"me": me}).scalar_one())
+
+    def pausing(connection: sa.Connection, *args: Any) -> None:
+        record_offers(connection, *args)  # the record's lawyer's row is locked now
+        if threading.current_thread().name != "import" or holding.is_set():
+            return
+        holding.set()
+        if not postgres:
+            return
+        me = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        for _ in range(3000):  # at most a minute: the test must not hang
+            if others_wait_on_me(me):
+                return
+            threading.Event().wait(0.02)
+        raise AssertionError("the pass never waited on the import")
+
+    monkeypatch.setattr(store, "record_offers", pausing)
+    outcomes: dict[str, Any] = {}
+
+    def run(name: str) -> None:
+        try:
+            if name == "import":
+                outcomes[name] = importer.import_records(bureau, histories, now=now,
+                                                         by="importer")
+            else:
+                outcomes[name] = assignment.apply(bureau, gathered, planned, now=now).to_json()
+        except Exception as error:  # reported to the test, not lost in the thread
+            outcomes[name] = error
+            holding.set()
+
+    threads = {name: threading.Thread(target=run, args=(name,), name=name)
+               for name in ("import", "pass")}
+    threads["import"].start()
+    assert holding.wait(60)
+    threads["pass"].start()
+    for thread in threads.values():
+        thread.join()
+
+    assert {n: o for n, o in outcomes.items() if isinstance(o, Exception)} == {}
+    assert (outcomes["import"].imported, outcomes["import"].errors) == (2, [])
+    assert [x["ref"] for x in outcomes["pass"]["assigned"]] == refs
+    with bureau.engine.connect() as connection:
+        from models.tables import lawyer_offers
+
+        held = dict(connection.execute(
+            sa.select(lawyer_offers.c.lawyer_id, sa.func.count())
+            .where(lawyer_offers.c.released_on.is_(None))
+            .group_by(lawyer_offers.c.lawyer_id)).all())
+    assert {d["id"]: d["load"] for d in pool.list_lawyers(bureau)} == held == {
+        first: 2, second: 2}
