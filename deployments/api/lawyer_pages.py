@@ -4,7 +4,8 @@
                         for supervisors and leaders the forms to add a lawyer, a leave, a
                         conflict; for those who may, the button that runs 指派 and its result
     /lawyers/ID         a lawyer: leave, conflicts, every offer with its outcome, and the
-                        same leave and conflict forms for them
+                        same leave and conflict forms for them; their status (在册 or
+                        暂停指派) with the form that suspends or reactivates them
 
 Every form carries the session's CSRF token (`pages.form_of`); the writes go through the same
 services as the API and the CLI, as the user logged in, so the same rules refuse them.
@@ -56,18 +57,26 @@ def lawyers(request: Request, rt: RuntimeDep, who: PageUser) -> HTMLResponse:
     return pool_page(request, rt, who)
 
 
-@router.get("/lawyers/{lawyer}")
-def lawyer(request: Request, rt: RuntimeDep, who: PageUser, lawyer: LawyerId,
-           done: str | None = None) -> HTMLResponse:
+def lawyer_page(request: Request, rt: Runtime, who: Identity, lawyer: int, *,
+                error: CaseflowError | None = None, done: str | None = None) -> HTMLResponse:
+    """A lawyer's page, with ``error`` shown above it (and its status); an unknown lawyer is
+    the error page (404)."""
     from flows import pool
 
     try:
         doc = pool.show_lawyer(rt.bureau, lawyer)
-    except CaseflowError as error:
-        return error_page(request, who, error)
+    except CaseflowError as missing:
+        return error_page(request, who, missing)
     return render(request, "lawyer.html", {
         "who": who, "lawyer": doc, "today": legal_date(rt.now()), "done": done,
-        "may_edit": who.role in EDITS_POOL})
+        "error": error, "may_edit": who.role in EDITS_POOL},
+        status_for(error) if error else 200)
+
+
+@router.get("/lawyers/{lawyer}")
+def lawyer(request: Request, rt: RuntimeDep, who: PageUser, lawyer: LawyerId,
+           done: str | None = None) -> HTMLResponse:
+    return lawyer_page(request, rt, who, lawyer, done=done)
 
 
 def _capacity(text: str) -> int:
@@ -126,6 +135,35 @@ async def add_conflict(request: Request, rt: RuntimeDep, who: PageUser) -> Respo
     except CaseflowError as error:
         return pool_page(request, rt, who, error=error)
     return RedirectResponse(f"/lawyers/{lawyer}?done=conflict", status_code=303)
+
+
+async def _set_active(request: Request, rt: Runtime, who: Identity, lawyer: int,
+                      active: bool) -> Response:
+    """暂停指派 / 恢复指派 through the pool's service, which judges who may
+    (`states.roles.may_edit_pool`); a refusal is shown on the lawyer's page, nothing changed."""
+    from flows import pool
+
+    try:
+        await form_of(request)
+        pool.set_active(rt.bureau, lawyer, active, who)
+    except CaseflowError as error:
+        return lawyer_page(request, rt, who, lawyer, error=error)
+    done = "activated" if active else "suspended"
+    return RedirectResponse(f"/lawyers/{lawyer}?done={done}", status_code=303)
+
+
+@router.post("/lawyers/{lawyer}/suspend")
+async def suspend(request: Request, rt: RuntimeDep, who: PageUser, lawyer: LawyerId
+                  ) -> Response:
+    """暂停指派: the next passes offer the lawyer nothing; the cases they hold stay theirs."""
+    return await _set_active(request, rt, who, lawyer, False)
+
+
+@router.post("/lawyers/{lawyer}/activate")
+async def activate(request: Request, rt: RuntimeDep, who: PageUser, lawyer: LawyerId
+                   ) -> Response:
+    """恢复指派: the lawyer is in the rotation again."""
+    return await _set_active(request, rt, who, lawyer, True)
 
 
 @router.post("/lawyers/assign")

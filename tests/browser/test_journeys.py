@@ -114,8 +114,9 @@ def test_an_auditor_cannot_change_anything(browser: Any, site: Any, shots: Path)
 
 
 def test_a_supervisor_fills_the_pool_and_assigns(browser: Any, site: Any, shots: Path) -> None:
-    """律师库: a lawyer and a leave added on /lawyers, then 指派 — the approved legal-aid case
-    goes to that lawyer, with the policy's reasons on the page."""
+    """律师库: a lawyer and a leave added on /lawyers, the lawyer suspended (暂停指派) and
+    reactivated on their page, then 指派 — the approved legal-aid case goes to that lawyer,
+    with the policy's reasons on the page."""
     page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     log_in(page, site, "李")
     page.click("header a[href='/lawyers']")
@@ -135,6 +136,19 @@ def test_a_supervisor_fills_the_pool_and_assigns(browser: Any, site: Any, shots:
     page.wait_for_selector("#leaves")
     assert "2099-01-01 – 2099-01-10" in page.inner_text("#leaves")
     page.screenshot(path=shots / "8-lawyer-detail.png", full_page=True)
+    assert "在册 active" in page.inner_text("#status")
+    page.click("form#suspend button[type=submit]")  # 暂停指派
+    page.wait_for_selector("form#activate")
+    page.screenshot(path=shots / "8a-lawyer-suspended.png", full_page=True)
+    assert "已暂停指派" in page.inner_text(".flash.done")
+    assert "暂停指派 suspended" in page.inner_text("#status")
+    page.click("a[href='/lawyers']")
+    assert "暂停 suspended" in page.inner_text("#pool tr:has-text('钱律师')")
+    page.click("#pool a:has-text('钱律师')")
+    page.click("form#activate button[type=submit]")  # 恢复指派, before the pass below
+    page.wait_for_selector("form#suspend")
+    assert "已恢复指派" in page.inner_text(".flash.done")
+    assert "在册 active" in page.inner_text("#status")
     page.goto(f"{site.url}/lawyers")
     page.click("#assign-now")
     page.wait_for_selector("#assignment-result")

@@ -150,3 +150,77 @@ def test_the_lawyer_pool_page(site: tuple[Runtime, dict[str, str]]) -> None:
     assert 'id="assign-now"' not in looked
     hands = auditor.post("/lawyers/assign", data={"csrf": csrf(looked)})
     assert hands.status_code == 403 and "auditor" in hands.text
+
+
+def test_a_supervisor_suspends_and_reactivates_a_lawyer(
+        site: tuple[Runtime, dict[str, str]]) -> None:
+    """暂停指派 / 恢复指派 on a lawyer's page: the pool and the next 指派 follow it; a clerk's or
+    an auditor's submit is refused naming the rule, and so is one without the session's token;
+    an unknown lawyer is a 404 page. Nothing refused changes the lawyer."""
+    from flows import pool
+    from flows.assignment import run_assignment
+    from models.lawyers import NewLawyer
+
+    rt, _ = site
+    today = legal_date(rt.now())
+    lead = users.identity(rt.bureau, "李")
+    (lawyer,) = pool.add_lawyers(rt.bureau, [NewLawyer("钱律师", "钱所", ("civil",), 3)],
+                                 now=rt.now(), who=lead)
+
+    def waiting(applicant: str) -> str:
+        return services.open_case(rt.bureau, "legal_aid", on=today, by="李", now=rt.now(),
+                                  attrs={"department": "一科", "channel": "notification",
+                                         "matter": "civil", "applicant": applicant},
+                                  who=lead).case.ref
+
+    def active() -> bool:
+        (row,) = pool.list_lawyers(rt.bureau)
+        return bool(row["active"])
+
+    supervisor = TestClient(create_app(rt, secret_key="k"))
+    assert log_in(supervisor, "李") == 303
+    page = supervisor.get(f"/lawyers/{lawyer}").text
+    assert "在册 active" in page and 'id="suspend"' in page and 'id="activate"' not in page
+    suspended = supervisor.post(f"/lawyers/{lawyer}/suspend", data={"csrf": csrf(page)},
+                                follow_redirects=False)
+    assert suspended.status_code == 303
+    assert suspended.headers["location"] == f"/lawyers/{lawyer}?done=suspended"
+    shown = supervisor.get(suspended.headers["location"]).text
+    assert "已暂停指派" in shown and 'id="activate"' in shown and 'id="suspend"' not in shown
+    assert not active()
+    row = re.search(rf'<tr[^>]*data-lawyer="{lawyer}">.*?</tr>',
+                    supervisor.get("/lawyers").text, re.S)
+    assert row and "暂停 suspended" in row[0]
+    # the only civil lawyer suspended: the pass leaves the case waiting, the gate named
+    first = waiting("甲")
+    report = run_assignment(rt.bureau, rt.now(), lead).to_json()
+    assert report["assigned"] == [] and [u["ref"] for u in report["unassigned"]] == [first]
+    assert "suspended" in report["unassigned"][0]["reason"]
+
+    # hand-made submits with each one's own token: refused, the rule named, nothing changed
+    for name in ("王", "审"):
+        hands = TestClient(create_app(rt, secret_key="k"))
+        assert log_in(hands, name) == 303
+        seen = hands.get(f"/lawyers/{lawyer}").text
+        assert 'id="activate"' not in seen and "暂停指派 suspended" in seen
+        refused = hands.post(f"/lawyers/{lawyer}/activate", data={"csrf": csrf(seen)})
+        assert refused.status_code == 403 and "role_not_allowed" in refused.text
+        assert "changed by supervisors" in refused.text and "role supervisor" in refused.text
+        assert not active()
+    for token in ({}, {"csrf": "forged"}):
+        forged = supervisor.post(f"/lawyers/{lawyer}/activate", data=token)
+        assert forged.status_code == 403 and "CSRF" in forged.text
+        assert not active()
+    for verb in ("suspend", "activate"):
+        missing = supervisor.post(f"/lawyers/{lawyer + 1000}/{verb}", data={"csrf": csrf(page)})
+        assert missing.status_code == 404 and "lawyer_not_found" in missing.text
+        assert "未能完成" in missing.text  # the error page, not a traceback
+        assert not active()
+
+    activated = supervisor.post(f"/lawyers/{lawyer}/activate", data={"csrf": csrf(page)})
+    assert activated.status_code == 200 and "已恢复指派" in activated.text
+    assert 'id="suspend"' in activated.text and active()
+    # in the rotation again: the next pass gives the waiting case to them
+    report = run_assignment(rt.bureau, rt.now(), lead).to_json()
+    assert [(a["ref"], a["lawyer"]) for a in report["assigned"]] == [(first, lawyer)]
+    assert services.get_case(rt.bureau, first).case.attrs["lawyer"] == str(lawyer)
