@@ -79,6 +79,22 @@ def add_conflict(lawyer: LawyerId, body: ConflictCreate, rt: RuntimeDep, who: Us
     return JSONResponse(pool.add_conflict(rt.bureau, lawyer, body.party, who))
 
 
+@router.post("/lawyers/{lawyer}/suspend", response_model=LawyerDetail,
+             summary="暂停指派: offered no new case until reactivated (supervisors, leaders)")
+def suspend_lawyer(lawyer: LawyerId, rt: RuntimeDep, who: UserDep) -> JSONResponse:
+    from flows import pool
+
+    return JSONResponse(pool.set_active(rt.bureau, lawyer, False, who))
+
+
+@router.post("/lawyers/{lawyer}/activate", response_model=LawyerDetail,
+             summary="恢复指派: offered cases again (supervisors, leaders)")
+def activate_lawyer(lawyer: LawyerId, rt: RuntimeDep, who: UserDep) -> JSONResponse:
+    from flows import pool
+
+    return JSONResponse(pool.set_active(rt.bureau, lawyer, True, who))
+
+
 @router.post("/assign", response_model=AssignmentRunPublic,
              summary="指派: every approved legal-aid case a lawyer, now")
 def assign(rt: RuntimeDep, who: UserDep) -> JSONResponse:

@@ -252,6 +252,8 @@ def test_pool_errors_are_the_contracts_object(api: Api) -> None:
         (401, api("GET", "/api/lawyers")),
         (404, api("GET", "/api/lawyers/999", "王")),
         (404, api("POST", "/api/lawyers/999/conflicts", "李", json={"party": "丁"})),
+        (404, api("POST", "/api/lawyers/999/suspend", "李")),
+        (404, api("POST", "/api/lawyers/999/activate", "李")),
         (400, api("POST", f"/api/lawyers/{lawyer}/leaves", "李",
                   json={"from": "June", "to": "2025-06-01"})),
         (422, api("POST", "/api/lawyers", "李", json={"name": "甲", "firm": "所", "areas": [" "],
@@ -266,8 +268,26 @@ def test_pool_errors_are_the_contracts_object(api: Api) -> None:
     assert len(api("GET", "/api/lawyers", "王").json()) == 1
 
 
+def test_a_suspended_lawyer_is_offered_nothing_until_reactivated(api: Api) -> None:
+    """暂停指派 / 恢复指派 through the API: the pool shows it, and the pass skips the
+    suspended lawyer (the only one who could take the case) until they are reactivated."""
+    lawyer = add_lawyer(api).json()["id"]
+    ref = legal_aid(api)
+    suspended = api("POST", f"/api/lawyers/{lawyer}/suspend", "李")
+    assert suspended.status_code == 200 and suspended.json()["active"] is False
+    assert [d["active"] for d in api("GET", "/api/lawyers", "王").json()] == [False]
+    run = api("POST", "/api/assign", "李").json()
+    assert run["assigned"] == [] and [u["ref"] for u in run["unassigned"]] == [ref]
+    assert api("GET", f"/api/cases/{ref}", "审").json()["state"] == "approved"
+    activated = api("POST", f"/api/lawyers/{lawyer}/activate", "李")
+    assert activated.status_code == 200 and activated.json()["active"] is True
+    run = api("POST", "/api/assign", "李").json()
+    assert [(a["ref"], a["lawyer"]) for a in run["assigned"]] == [(ref, lawyer)]
+
+
 # Every change of the pool and the pass, by every role: (write, who) -> status
-POOL_WRITES = {"add lawyer": 201, "add leave": 200, "add conflict": 200, "assign": 200}
+POOL_WRITES = {"add lawyer": 201, "add leave": 200, "add conflict": 200, "suspend": 200,
+               "activate": 200, "assign": 200}
 POOL_MATRIX = {
     **{(w, who): (ok if who in {"李", "周"} else 403) for w, ok in POOL_WRITES.items()
        for who in STAFF},
@@ -286,6 +306,8 @@ def test_pool_role_by_endpoint(api: Api, write: str, who: str) -> None:
                                  json={"from": "2025-07-01", "to": "2025-07-05"}),
         "add conflict": lambda: api("POST", f"/api/lawyers/{lawyer}/conflicts", who,
                                     json={"party": "丁"}),
+        "suspend": lambda: api("POST", f"/api/lawyers/{lawyer}/suspend", who),
+        "activate": lambda: api("POST", f"/api/lawyers/{lawyer}/activate", who),
         "assign": lambda: api("POST", "/api/assign", who),
     }[write]()
     assert answer.status_code == POOL_MATRIX[(write, who)], answer.text

@@ -53,7 +53,8 @@ OPERATIONS = ["POST /api/cases", "GET /api/cases", "GET /api/cases/{ref}",
               "POST /api/cases/{ref}/triggers/{trigger}", "GET /api/reports/closure",
               "GET /api/audit/overdue", "GET /api/me", "GET /api/lawyers",
               "GET /api/lawyers/{lawyer}", "POST /api/lawyers", "POST /api/lawyers/{lawyer}/leaves",
-              "POST /api/lawyers/{lawyer}/conflicts", "POST /api/assign",
+              "POST /api/lawyers/{lawyer}/conflicts", "POST /api/lawyers/{lawyer}/suspend",
+              "POST /api/lawyers/{lawyer}/activate", "POST /api/assign",
               "GET /api/reports/assignments"]
 
 
