@@ -243,6 +243,14 @@ def test_two_clerks_cannot_both_take_a_lawyers_last_place(bureau: Bureau) -> Non
     assert [d["load"] for d in pool.list_lawyers(bureau)] == [1]
 
 
+def others_wait_on(bureau: Bureau, me: int) -> bool:
+    """Whether some PostgreSQL session waits on a lock the backend ``me`` holds."""
+    with bureau.engine.connect() as watcher:
+        return bool(watcher.execute(sa.text(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity"
+            " WHERE :me = ANY(pg_blocking_pids(pid)))"), {"me": me}).scalar_one())
+
+
 def test_two_passes_at_once_with_crossed_plans_do_not_deadlock(
     bureau: Bureau, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -274,12 +282,6 @@ def test_two_passes_at_once_with_crossed_plans_do_not_deadlock(
     arrived = {"schedule": threading.Event(), "supervisor": threading.Event()}
     check_gates = pool.check_gates
 
-    def others_wait_on_me(me: int) -> bool:
-        with bureau.engine.connect() as watcher:
-            return bool(watcher.execute(sa.text(
-                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity"
-                " WHERE :me = ANY(pg_blocking_pids(pid)))"), {"me": me}).scalar_one())
-
     def pausing(connection: sa.Connection, *args: Any) -> None:
         check_gates(connection, *args)  # the lawyer's row is locked now
         mine = threading.current_thread().name
@@ -289,7 +291,7 @@ def test_two_passes_at_once_with_crossed_plans_do_not_deadlock(
         (other,) = (event for name, event in arrived.items() if name != mine)
         me = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
         for _ in range(3000):  # at most a minute: the test must not hang
-            if other.wait(0.02) or others_wait_on_me(me):
+            if other.wait(0.02) or others_wait_on(bureau, me):
                 return
         raise AssertionError("the other pass neither arrived nor waited")
 
@@ -362,12 +364,6 @@ def test_an_import_and_a_pass_at_once_do_not_deadlock_on_their_lawyers(
     holding = threading.Event()
     record_offers = store.record_offers
 
-    def others_wait_on_me(me: int) -> bool:
-        with bureau.engine.connect() as watcher:
-            return bool(watcher.execute(sa.text(
-                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity"
-                " WHERE :me = ANY(pg_blocking_pids(pid)))"), {"me": me}).scalar_one())
-
     def pausing(connection: sa.Connection, *args: Any) -> None:
         record_offers(connection, *args)  # the record's lawyer's row is locked now
         if threading.current_thread().name != "import" or holding.is_set():
@@ -377,7 +373,7 @@ def test_an_import_and_a_pass_at_once_do_not_deadlock_on_their_lawyers(
             return
         me = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
         for _ in range(3000):  # at most a minute: the test must not hang
-            if others_wait_on_me(me):
+            if others_wait_on(bureau, me):
                 return
             threading.Event().wait(0.02)
         raise AssertionError("the pass never waited on the import")
