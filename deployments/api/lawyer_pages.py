@@ -7,7 +7,7 @@
                         same leave and conflict forms for them; their status (在册 or
                         暂停指派) with the form that suspends or reactivates them
 
-Every form carries the session's CSRF token (`pages.form_of`); the writes go through the same
+Every form carries the session's CSRF token (`pages.posted_form`); the writes go through the same
 services as the API and the CLI, as the user logged in, so the same rules refuse them.
 """
 
@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from deployments.api.deps import RuntimeDep
 from deployments.api.errors import status_for
 from deployments.api.lawyers import LawyerId
-from deployments.api.pages import PageUser, _date, error_page, form_of, render
+from deployments.api.pages import FormDep, PageUser, PostedForm, _date, error_page, render
 from deployments.bootstrap import Runtime
 from models.lawyers import NewLawyer
 from states.calendar import SHANGHAI, legal_date
@@ -87,11 +87,11 @@ def _capacity(text: str) -> int:
 
 
 @router.post("/lawyers")
-async def add_lawyer(request: Request, rt: RuntimeDep, who: PageUser) -> Response:
+def add_lawyer(request: Request, rt: RuntimeDep, who: PageUser, form: FormDep) -> Response:
     from flows import pool
 
     try:
-        fields = await form_of(request)
+        fields = form.fields()
         new = NewLawyer(fields.get("name", ""), fields.get("firm", ""),
                         pool.parse_areas(fields.get("areas", "")),
                         _capacity(fields.get("capacity", "")))
@@ -110,12 +110,12 @@ def _lawyer(fields: dict[str, str]) -> int:
 
 
 @router.post("/lawyers/leaves")
-async def add_leave(request: Request, rt: RuntimeDep, who: PageUser) -> Response:
+def add_leave(request: Request, rt: RuntimeDep, who: PageUser, form: FormDep) -> Response:
     """请假: the form names the lawyer (a choice on the pool's page, fixed on a lawyer's)."""
     from flows import pool
 
     try:
-        fields = await form_of(request)
+        fields = form.fields()
         lawyer = _lawyer(fields)
         pool.add_leave(rt.bureau, lawyer, _date(fields.get("from", ""), "from"),
                        _date(fields.get("to", ""), "to"), who)
@@ -125,11 +125,11 @@ async def add_leave(request: Request, rt: RuntimeDep, who: PageUser) -> Response
 
 
 @router.post("/lawyers/conflicts")
-async def add_conflict(request: Request, rt: RuntimeDep, who: PageUser) -> Response:
+def add_conflict(request: Request, rt: RuntimeDep, who: PageUser, form: FormDep) -> Response:
     from flows import pool
 
     try:
-        fields = await form_of(request)
+        fields = form.fields()
         lawyer = _lawyer(fields)
         pool.add_conflict(rt.bureau, lawyer, fields.get("party", ""), who)
     except CaseflowError as error:
@@ -137,14 +137,14 @@ async def add_conflict(request: Request, rt: RuntimeDep, who: PageUser) -> Respo
     return RedirectResponse(f"/lawyers/{lawyer}?done=conflict", status_code=303)
 
 
-async def _set_active(request: Request, rt: Runtime, who: Identity, lawyer: int,
-                      active: bool) -> Response:
+def _set_active(request: Request, rt: Runtime, who: Identity, form: PostedForm, lawyer: int,
+                active: bool) -> Response:
     """暂停指派 / 恢复指派 through the pool's service, which judges who may
     (`states.roles.may_edit_pool`); a refusal is shown on the lawyer's page, nothing changed."""
     from flows import pool
 
     try:
-        await form_of(request)
+        form.fields()
         pool.set_active(rt.bureau, lawyer, active, who)
     except CaseflowError as error:
         return lawyer_page(request, rt, who, lawyer, error=error)
@@ -153,27 +153,27 @@ async def _set_active(request: Request, rt: Runtime, who: Identity, lawyer: int,
 
 
 @router.post("/lawyers/{lawyer}/suspend")
-async def suspend(request: Request, rt: RuntimeDep, who: PageUser, lawyer: LawyerId
-                  ) -> Response:
+def suspend(request: Request, rt: RuntimeDep, who: PageUser, form: FormDep, lawyer: LawyerId
+            ) -> Response:
     """暂停指派: the next passes offer the lawyer nothing; the cases they hold stay theirs."""
-    return await _set_active(request, rt, who, lawyer, False)
+    return _set_active(request, rt, who, form, lawyer, False)
 
 
 @router.post("/lawyers/{lawyer}/activate")
-async def activate(request: Request, rt: RuntimeDep, who: PageUser, lawyer: LawyerId
-                   ) -> Response:
+def activate(request: Request, rt: RuntimeDep, who: PageUser, form: FormDep, lawyer: LawyerId
+             ) -> Response:
     """恢复指派: the lawyer is in the rotation again."""
-    return await _set_active(request, rt, who, lawyer, True)
+    return _set_active(request, rt, who, form, lawyer, True)
 
 
 @router.post("/lawyers/assign")
-async def assign(request: Request, rt: RuntimeDep, who: PageUser) -> Response:
+def assign(request: Request, rt: RuntimeDep, who: PageUser, form: FormDep) -> Response:
     """指派 now: the pass's result is shown on the pool's page (who got which case and why,
     and the reason per gate for a case left without a lawyer)."""
     from flows.assignment import run_assignment
 
     try:
-        await form_of(request)
+        form.fields()
         now = rt.now()
         result = run_assignment(rt.bureau, now, who).to_json()
     except CaseflowError as error:

@@ -15,8 +15,10 @@ from __future__ import annotations
 import contextlib
 import secrets
 import tempfile
+import threading
 from collections import defaultdict, deque
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,7 +36,7 @@ from models.errors import Conflict
 from states.calendar import legal_date
 from states.casetype import Attr, AttrKind, CaseType
 from states.errors import CaseflowError, InvalidInput
-from states.roles import SUPERVISING, Identity, IdentityRequired, Role, RoleNotAllowed
+from states.roles import SUPERVISING, Identity, Role, RoleNotAllowed
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 DUE_SOON_DAYS = 3  # a deadline this close is shown amber (预警)
@@ -45,27 +47,34 @@ router = APIRouter(include_in_schema=False)
 
 class LoginLimiter:
     """Failed logins per (user name, address) in a sliding window, in this process's memory:
-    a guesser is slowed, a clerk who mistypes is not locked out for long."""
+    a guesser is slowed, a clerk who mistypes is not locked out for long.
+
+    Logins are checked in the thread pool, several at once: an attempt counts as failed from
+    the moment it is let through until it succeeds, so that guesses sent together cannot all
+    pass the count before the first of their (slow) password checks has ended."""
 
     def __init__(self, limit: int = LOGIN_LIMIT, window: timedelta = LOGIN_WINDOW) -> None:
         self.limit, self.window = limit, window
         self.failures: dict[tuple[str, str], deque[datetime]] = defaultdict(deque)
+        self._lock = threading.Lock()
 
-    def check(self, key: tuple[str, str], now: datetime) -> None:
-        failures = self.failures[key]
-        while failures and failures[0] <= now - self.window:
-            failures.popleft()
-        if len(failures) >= self.limit:
-            wait = int((failures[0] + self.window - now).total_seconds() // 60) + 1
-            raise TooManyAttempts(
-                f"too many failed logins for {key[0]!r}: try again in {wait} minute(s)",
-                [f"{self.limit} attempts per {int(self.window.total_seconds() // 60)} minutes"])
-
-    def failed(self, key: tuple[str, str], now: datetime) -> None:
-        self.failures[key].append(now)
+    def attempt(self, key: tuple[str, str], now: datetime) -> None:
+        """Let an attempt through, counted as failed until `succeeded`; or refuse it."""
+        with self._lock:
+            failures = self.failures[key]
+            while failures and failures[0] <= now - self.window:
+                failures.popleft()
+            if len(failures) >= self.limit:
+                wait = int((failures[0] + self.window - now).total_seconds() // 60) + 1
+                raise TooManyAttempts(
+                    f"too many failed logins for {key[0]!r}: try again in {wait} minute(s)",
+                    [f"{self.limit} attempts per "
+                     f"{int(self.window.total_seconds() // 60)} minutes"])
+            failures.append(now)
 
     def succeeded(self, key: tuple[str, str]) -> None:
-        self.failures.pop(key, None)
+        with self._lock:
+            self.failures.pop(key, None)
 
 
 def mount(app: FastAPI, secret_key: str) -> None:
@@ -95,6 +104,34 @@ async def form_of(request: Request) -> dict[str, str]:
         raise RoleNotAllowed("the form's security token (CSRF) does not match this session; "
                              "reload the page and submit it again", [])
     return fields
+
+
+@dataclass(frozen=True)
+class PostedForm:
+    """A page's posted form, read and its CSRF token checked on the event loop (reading a
+    request's body is asynchronous), for a handler that is a plain function: FastAPI runs
+    those in its thread pool, so the services' database work and password hashing (argon2,
+    tens of milliseconds) never hold up the loop that serves every other request."""
+
+    _fields: dict[str, str]
+    _refused: CaseflowError | None = None
+
+    def fields(self) -> dict[str, str]:
+        """The fields; the refusal instead when the token did not match (the handler shows
+        it as it shows any other)."""
+        if self._refused is not None:
+            raise self._refused
+        return dict(self._fields)
+
+
+async def posted_form(request: Request) -> PostedForm:
+    try:
+        return PostedForm(await form_of(request))
+    except CaseflowError as refused:
+        return PostedForm({}, refused)
+
+
+FormDep = Annotated[PostedForm, Depends(posted_form)]
 
 
 class LoginNeeded(Exception):
@@ -140,20 +177,16 @@ def login_form(request: Request, rt: RuntimeDep) -> HTMLResponse:
 
 
 @router.post("/login")
-async def login(request: Request, rt: RuntimeDep) -> Response:
+def login(request: Request, rt: RuntimeDep, form: FormDep) -> Response:
     from flows.users import log_in
 
     try:
-        fields = await form_of(request)
+        fields = form.fields()
         name = fields.get("username", "").strip()
         key = (name, request.client.host if request.client else "")
         limiter: LoginLimiter = request.app.state.login_limiter
-        limiter.check(key, rt.now())
-        try:
-            who = log_in(rt.bureau, name, fields.get("password", ""))
-        except IdentityRequired:
-            limiter.failed(key, rt.now())
-            raise
+        limiter.attempt(key, rt.now())
+        who = log_in(rt.bureau, name, fields.get("password", ""))
         limiter.succeeded(key)
     except CaseflowError as error:
         return render(request, "login.html", {"who": None, "message": error.message,
@@ -195,9 +228,9 @@ def worklist(request: Request, rt: RuntimeDep, who: PageUser) -> HTMLResponse:
 
 
 @router.post("/cases")
-async def open_case(request: Request, rt: RuntimeDep, who: PageUser) -> Response:
+def open_case(request: Request, rt: RuntimeDep, who: PageUser, form: FormDep) -> Response:
     try:
-        fields = await form_of(request)
+        fields = form.fields()
         attrs = {k: v.strip() for k, v in fields.items()
                  if k not in {"type", "on"} and v.strip()}
         on = _date(fields.get("on", ""), "on")
@@ -268,10 +301,10 @@ def show_case(request: Request, rt: RuntimeDep, who: PageUser, ref: str,
 
 
 @router.post("/cases/{ref}/fire/{trigger}")
-async def fire(request: Request, rt: RuntimeDep, who: PageUser, ref: str, trigger: str
-               ) -> Response:
+def fire(request: Request, rt: RuntimeDep, who: PageUser, form: FormDep, ref: str,
+         trigger: str) -> Response:
     try:
-        fields = await form_of(request)
+        fields = form.fields()
         version = int(fields.pop("version", "0") or 0) or None
         on_text = fields.pop("on", "").strip()
         reason = fields.pop("reason", "").strip() or None

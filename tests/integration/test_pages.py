@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -102,6 +103,33 @@ def test_logins_are_limited(site: tuple[Runtime, dict[str, str]]) -> None:
     assert [log_in(client, "王", "wrong guess") for _ in range(6)] == [401] * 5 + [429]
     assert log_in(client, "王") == 429  # even the right password, until the window passes
     assert log_in(client, "李") == 303  # another name is not held up
+
+
+def test_guesses_sent_together_are_limited_too(site: tuple[Runtime, dict[str, str]]) -> None:
+    """Logins are checked in the thread pool, several at once: ten wrong guesses sent together
+    still get five password checks (401) and five refusals (429), however they interleave."""
+    import threading
+
+    rt, _ = site
+    app = create_app(rt, secret_key="k")
+    clients = [TestClient(app) for _ in range(10)]
+    tokens = [csrf(client.get("/login").text) for client in clients]
+    together = threading.Barrier(len(clients))
+    answers: list[int] = []
+
+    def guess(client: TestClient, token: str) -> None:
+        together.wait()
+        answers.append(client.post("/login", data={"username": "王", "password": "wrong",
+                                                   "csrf": token},
+                                   follow_redirects=False).status_code)
+
+    threads = [threading.Thread(target=guess, args=pair) for pair in zip(clients, tokens,
+                                                                          strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(answers) == [401] * 5 + [429] * 5
 
 
 def test_the_lawyer_pool_page(site: tuple[Runtime, dict[str, str]]) -> None:
@@ -224,3 +252,64 @@ def test_a_supervisor_suspends_and_reactivates_a_lawyer(
     report = run_assignment(rt.bureau, rt.now(), lead).to_json()
     assert [(a["ref"], a["lawyer"]) for a in report["assigned"]] == [(first, lawyer)]
     assert services.get_case(rt.bureau, first).case.attrs["lawyer"] == str(lawyer)
+
+
+def test_the_pages_writes_run_off_the_event_loop(
+        site: tuple[Runtime, dict[str, str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Logging in (argon2: tens of milliseconds) and every page's write run in FastAPI's thread
+    pool: on the event loop they would hold up every other request of the worker meanwhile."""
+    import asyncio
+
+    from flows import assignment, pool
+
+    rt, refs = site
+    called: list[tuple[str, bool]] = []
+
+    def watch(module: Any, name: str) -> None:
+        real = getattr(module, name)
+
+        def on_the_loop() -> bool:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return False
+            return True
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            called.append((name, on_the_loop()))
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, call)
+
+    for module, name in [(users, "log_in"), (services, "open_case"), (services, "advance"),
+                         (pool, "add_lawyers"), (pool, "add_leave"), (pool, "set_active"),
+                         (assignment, "run_assignment")]:
+        watch(module, name)
+    today = legal_date(rt.now()).isoformat()
+    clerk = TestClient(create_app(rt, secret_key="k"))
+    assert log_in(clerk, "王") == 303
+    token = csrf(clerk.get("/").text)
+    opened = clerk.post("/cases", data={"csrf": token, "type": "reconsideration", "on": today},
+                        follow_redirects=False)
+    assert opened.status_code == 303, opened.text
+    fired = clerk.post(f"/cases/{refs['fresh']}/fire/accept",
+                       data={"csrf": token, "version": "1", "on": today,
+                             "procedure": "ordinary"}, follow_redirects=False)
+    assert fired.status_code == 303, fired.text
+    lead = TestClient(create_app(rt, secret_key="k"))
+    assert log_in(lead, "李") == 303
+    token = csrf(lead.get("/lawyers").text)
+    added = lead.post("/lawyers", data={"csrf": token, "name": "钱律师", "firm": "钱所",
+                                        "areas": "civil", "capacity": "3"},
+                      follow_redirects=False)
+    assert added.status_code == 303, added.text
+    lawyer = added.headers["location"].split("/")[2].split("?")[0]
+    for path, data in [("/lawyers/leaves", {"lawyer": lawyer, "from": today, "to": today}),
+                       (f"/lawyers/{lawyer}/suspend", {}), (f"/lawyers/{lawyer}/activate", {}),
+                       ("/lawyers/assign", {})]:
+        answer = lead.post(path, data={"csrf": token, **data}, follow_redirects=False)
+        assert answer.status_code in {200, 303}, (path, answer.text)
+    assert sorted({name for name, _ in called}) == sorted(
+        ["log_in", "open_case", "advance", "add_lawyers", "add_leave", "set_active",
+         "run_assignment"])
+    assert [name for name, on_loop in called if on_loop] == []
