@@ -350,8 +350,12 @@ def sweep_once(path: Path, profile: bool) -> dict[str, Any]:
                 spent[name] += time.perf_counter() - t0
         return wrapper
 
-    for name in ("_gather", "evaluate", "_record_rungs", "_apply_lapses"):
+    # the phases as the flow passes them (`flows.sweep.Phases`), gather timed; inside decide and
+    # apply, the module's own helpers
+    for name in ("evaluate", "_record_rungs", "_apply_lapses"):
         setattr(sweep_module, name, timed(name, getattr(sweep_module, name)))
+    phases = sweep_module.Phases(timed("gather", sweep_module.gather), sweep_module.decide,
+                                 sweep_module.apply)
     engine = create_engine(f"sqlite:///{path}")
     bureau = Bureau(engine, CASE_TYPES, default_calendar())
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -359,7 +363,7 @@ def sweep_once(path: Path, profile: bool) -> dict[str, Any]:
     cpu0, t0 = time.process_time(), time.perf_counter()
     if profiler is not None:
         profiler.enable()
-    report = sweep_module.sweep(bureau, NOW)
+    report = sweep_module.sweep(bureau, NOW, phases=phases)
     if profiler is not None:
         profiler.disable()
     seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
@@ -377,7 +381,7 @@ def sweep_once(path: Path, profile: bool) -> dict[str, Any]:
         "vm_hwm_mb": _vm_hwm_mb(),
         "lapsed": len(report.lapsed), "escalations": len(report.escalations),
         "alerts_queued": report.alerts_queued, "failures": len(report.failures),
-        "gather": spent["_gather"], "evaluate": spent["evaluate"],
+        "gather": spent["gather"], "evaluate": spent["evaluate"],
         "record_rungs": spent["_record_rungs"], "apply_lapses": spent["_apply_lapses"],
         "profile": top,
     }
