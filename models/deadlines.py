@@ -12,9 +12,8 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from models.repository import cycle_from_row
+from models.repository import cycle_from_row, upsert
 from models.tables import alerts, cases, clock_cycles, escalations
 from states.clocks import Cycle, CycleStatus
 
@@ -98,11 +97,6 @@ def _recorded_rungs(
     return found
 
 
-def _insert_ignoring_duplicates(connection: sa.Connection, table: sa.Table) -> Any:
-    dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
-    return dialect.insert(table).on_conflict_do_nothing()
-
-
 def record_escalations(
     connection: sa.Connection, rows: Sequence[dict[str, Any]]
 ) -> dict[tuple[int, str, int, str], int]:
@@ -115,7 +109,7 @@ def record_escalations(
     ordered = sorted(rows, key=lambda r: (r["case_id"], r["clock"], r["cycle"], r["rung"]))
     # executemany with RETURNING: SQLAlchemy batches it into multi-row statements it compiles
     # once ("insertmanyvalues"); rows skipped as duplicates simply return nothing
-    statement = _insert_ignoring_duplicates(connection, escalations).returning(
+    statement = upsert(connection.dialect.name, escalations).on_conflict_do_nothing().returning(
         escalations.c.id, escalations.c.case_id, escalations.c.clock, escalations.c.cycle,
         escalations.c.rung
     )

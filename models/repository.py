@@ -264,10 +264,10 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 # -- references ------------------------------------------------------------------------------
 
 
-def upsert(connection: sa.Connection, table: sa.Table) -> Any:
-    """An INSERT of the connection's dialect, which can say what to do ON CONFLICT."""
-    dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
-    return dialect.insert(table)
+def upsert(dialect_name: str, table: sa.Table) -> Any:
+    """An INSERT of the dialect's own (SQLite's or PostgreSQL's), which can say what to do
+    ON CONFLICT."""
+    return (sqlite if dialect_name == "sqlite" else postgresql).insert(table)
 
 
 def allocate_refs(
@@ -283,7 +283,7 @@ def allocate_refs(
     refs: list[str] = []
     while len(refs) < count:
         wanted = count - len(refs)
-        insert = upsert(connection, ref_counters)
+        insert = upsert(connection.dialect.name, ref_counters)
         statement = (
             insert.values(key=key, last=wanted)
             .on_conflict_do_update(index_elements=[ref_counters.c.key],
@@ -311,7 +311,7 @@ def advance_ref_counters(
         highest[key] = max(highest.get(key, 0), int(match["number"]))
     if not highest:
         return
-    insert = upsert(connection, ref_counters)
+    insert = upsert(connection.dialect.name, ref_counters)
     larger = sa.func.max if connection.dialect.name == "sqlite" else sa.func.greatest
     statement = insert.on_conflict_do_update(
         index_elements=[ref_counters.c.key],
@@ -375,7 +375,7 @@ _CYCLE_KEY = ("case_id", "clock", "cycle")
 
 @functools.cache
 def _cycles_upsert(dialect_name: str) -> Any:
-    insert = (sqlite if dialect_name == "sqlite" else postgresql).insert(clock_cycles)
+    insert = upsert(dialect_name, clock_cycles)
     return insert.on_conflict_do_update(
         index_elements=[clock_cycles.c[name] for name in _CYCLE_KEY],
         set_={name: insert.excluded[name] for name in Cycle._fields if name not in _CYCLE_KEY},
