@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from flows import services
 from flows.context import Bureau
 from flows.pool import POOL_TYPE
@@ -32,10 +30,8 @@ from models import lawyers as store
 from models import repository
 from models.errors import Conflict
 from models.repository import StoredCase
-from models.tables import cases, clock_cycles
 from states.assignment import CaseNeed, Choice, NoLawyer, PoolLawyer, choose, need_of, plan
 from states.calendar import legal_date
-from states.clocks import CycleStatus
 from states.errors import CaseflowError, RuleViolation, TriggerNotAllowed
 from states.lapses import LapsedFirst
 from states.roles import Identity, may_run_assignment
@@ -77,18 +73,8 @@ def gather(bureau: Bureau, now: datetime) -> Gathered:
     """The waiting cases, most urgent assignment clock first (ties by case id), and the pool
     on ``now``'s date."""
     on = legal_date(now)
-    query = (
-        sa.select(cases.c.id, cases.c.ref, cases.c.attrs, clock_cycles.c.due_on)
-        .join(clock_cycles, clock_cycles.c.case_id == cases.c.id)
-        .where(cases.c.type == POOL_TYPE, cases.c.state == "approved",
-               clock_cycles.c.clock == CLOCK,
-               clock_cycles.c.status == CycleStatus.RUNNING.value)
-        # a total order, the same for every run whenever it gathered: `apply` writes the cases
-        # in it, and two runs at once that locked cases in different orders could deadlock
-        .order_by(clock_cycles.c.due_on, cases.c.id)
-    )
     with bureau.unit_of_work(write=False) as uow:
-        rows = uow.connection.execute(query).all()
+        rows = store.waiting(uow.connection, POOL_TYPE, CLOCK)
         excluded = store.excluded(uow.connection, [r.id for r in rows])
         pool = store.pool(uow.connection, on)
     waiting = [Waiting(r.ref, r.due_on, need_of(r.ref, on, r.attrs, excluded.get(r.id, ())))

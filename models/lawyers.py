@@ -22,6 +22,7 @@ from models.tables import (
     LawyerLeaveRow,
     LawyerRow,
     cases,
+    clock_cycles,
     events,
     lawyer_conflicts,
     lawyer_leaves,
@@ -30,6 +31,7 @@ from models.tables import (
 )
 from states.assignment import Leave, PoolLawyer, party_key
 from states.case import DomainEvent
+from states.clocks import CycleStatus
 from states.errors import NotFound
 
 
@@ -249,6 +251,22 @@ def lock(connection: sa.Connection, ids: Iterable[int]) -> None:
     wanted = sorted(set(ids))
     if wanted:
         connection.execute(_LOCK, {"ids": wanted}).all()
+
+
+def waiting(connection: sa.Connection, case_type: str, clock: str) -> list[sa.Row[Any]]:
+    """The cases of ``case_type`` approved and waiting for a lawyer (id, ref, attrs, due_on),
+    their ``clock`` running: most urgent first, then by case id. A total order, the same for
+    every assignment pass whenever it gathered: a pass writes its cases in it, and two passes
+    at once that locked cases in different orders could deadlock."""
+    query = (
+        sa.select(cases.c.id, cases.c.ref, cases.c.attrs, clock_cycles.c.due_on)
+        .join(clock_cycles, clock_cycles.c.case_id == cases.c.id)
+        .where(cases.c.type == case_type, cases.c.state == "approved",
+               clock_cycles.c.clock == clock,
+               clock_cycles.c.status == CycleStatus.RUNNING.value)
+        .order_by(clock_cycles.c.due_on, cases.c.id)
+    )
+    return list(connection.execute(query).all())
 
 
 def excluded(connection: sa.Connection, case_ids: Sequence[int]) -> dict[int, set[int]]:
