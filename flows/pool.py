@@ -59,14 +59,19 @@ def record(connection: sa.Connection, case_id: int, case_type: str, fired: Seque
                             recorded_at)
 
 
+def assigned(item: Rows) -> list[str]:
+    """What the `assign`s of an imported record name as their lawyer (none but legal aid's)."""
+    if item.type != POOL_TYPE:
+        return []
+    return [str(e["attrs"].get("lawyer", "")) for e in item.events if e["trigger"] == "assign"]
+
+
 def unknown_lawyers(connection: sa.Connection, chunk: Sequence[tuple[int, Rows]]
                     ) -> dict[int, LawyerNotEligible]:
     """Imported history (`flows.importer`): the records, by line, whose `assign` names a lawyer
     who is not in the pool. The other gates judge a lawyer for a new assignment today (their
     load, leave, rotation); a past assignment is a fact, so only the pool is asked of it."""
-    named = {line: [str(e["attrs"].get("lawyer", "")) for e in rows.events
-                    if e["trigger"] == "assign"]
-             for line, rows in chunk if rows.type == POOL_TYPE}
+    named = {line: assigned(rows) for line, rows in chunk if rows.type == POOL_TYPE}
     known = store.known_ids(connection, [n for names in named.values() for text in names
                                          if (n := lawyer_id(text)) is not None])
     refused: dict[int, LawyerNotEligible] = {}
@@ -84,9 +89,8 @@ def lock_imported(connection: sa.Connection, rows: Sequence[Rows]) -> None:
     those their `assign`s name (a record releases or resumes only a lawyer it assigned). Taken
     before the cases are written, as every writer of the pool takes them (`models.lawyers.lock`):
     taken record by record, in the file's order, they would cross an assignment pass's."""
-    store.lock(connection, (number for item in rows if item.type == POOL_TYPE
-                            for event in item.events if event["trigger"] == "assign"
-                            if (number := lawyer_id(event["attrs"].get("lawyer"))) is not None))
+    store.lock(connection, (number for item in rows for text in assigned(item)
+                            if (number := lawyer_id(text)) is not None))
 
 
 def record_imported(connection: sa.Connection, ids: Sequence[int], rows: Sequence[Rows]
