@@ -243,6 +243,18 @@ def test_two_clerks_cannot_both_take_a_lawyers_last_place(bureau: Bureau) -> Non
     assert [d["load"] for d in pool.list_lawyers(bureau)] == [1]
 
 
+def loads_and_held(bureau: Bureau) -> tuple[dict[int, int], dict[int, int]]:
+    """Each lawyer's stored load, and the offers each still holds (not released)."""
+    from models.tables import lawyer_offers
+
+    with bureau.engine.connect() as connection:
+        held = dict(connection.execute(
+            sa.select(lawyer_offers.c.lawyer_id, sa.func.count())
+            .where(lawyer_offers.c.released_on.is_(None))
+            .group_by(lawyer_offers.c.lawyer_id)).all())
+    return {d["id"]: d["load"] for d in pool.list_lawyers(bureau)}, held
+
+
 def others_wait_on(bureau: Bureau, me: int) -> bool:
     """Whether some PostgreSQL session waits on a lock the backend ``me`` holds."""
     with bureau.engine.connect() as watcher:
@@ -320,15 +332,8 @@ def test_two_passes_at_once_with_crossed_plans_do_not_deadlock(
     assert [x["ref"] for x in loser["skipped"]] == refs and loser["assigned"] == []
     for ref in refs:
         assert [e.trigger for e in services.timeline(bureau, ref)].count("assign") == 1
-    with bureau.engine.connect() as connection:
-        from models.tables import lawyer_offers
-
-        held = dict(connection.execute(
-            sa.select(lawyer_offers.c.lawyer_id, sa.func.count())
-            .where(lawyer_offers.c.released_on.is_(None))
-            .group_by(lawyer_offers.c.lawyer_id)).all())
-    assert {d["id"]: d["load"] for d in pool.list_lawyers(bureau)} == held == {
-        first: 2, second: 2}
+    loads, held = loads_and_held(bureau)
+    assert loads == held == {first: 2, second: 2}
 
 
 def test_an_import_and_a_pass_at_once_do_not_deadlock_on_their_lawyers(
@@ -403,12 +408,5 @@ def test_an_import_and_a_pass_at_once_do_not_deadlock_on_their_lawyers(
     assert {n: o for n, o in outcomes.items() if isinstance(o, Exception)} == {}
     assert (outcomes["import"].imported, outcomes["import"].errors) == (2, [])
     assert [x["ref"] for x in outcomes["pass"]["assigned"]] == refs
-    with bureau.engine.connect() as connection:
-        from models.tables import lawyer_offers
-
-        held = dict(connection.execute(
-            sa.select(lawyer_offers.c.lawyer_id, sa.func.count())
-            .where(lawyer_offers.c.released_on.is_(None))
-            .group_by(lawyer_offers.c.lawyer_id)).all())
-    assert {d["id"]: d["load"] for d in pool.list_lawyers(bureau)} == held == {
-        first: 2, second: 2}
+    loads, held = loads_and_held(bureau)
+    assert loads == held == {first: 2, second: 2}
