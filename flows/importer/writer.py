@@ -5,7 +5,9 @@ reference named again is refused on every later line, whether or not the first r
 replays). Generated references skip every reference the file names, and a stored reference of
 the form ``PREFIX-YEAR-NNNN`` moves that counter on (`models.repository`). Records without a
 reference are written last, once every reference the file names is known. Each chunk is one
-transaction: an import stopped half-way keeps the chunks already written.
+transaction: an import stopped half-way keeps the chunks already written. A chunk takes its
+locks in the order every writer does (lawyers, reference counters, then its references in
+ascending order), so imports and openings running at once wait for each other, never deadlock.
 
 Importing again: each record has an import key (`flows.importer.records.import_key`), stored
 with its case (unique). A record whose key is already stored, or belongs to an earlier good
@@ -227,11 +229,17 @@ class Writer:
                     errors.append(RecordError.of(line, rows.ref, _taken(rows.ref,
                                                                         stored[rows.ref])))
             if not self.dry_run and keep:
+                # every writer takes its locks in one order — lawyers, reference counters,
+                # then the references themselves, ascending — or two could each hold what the
+                # other waits for: an opening that drew a number from the counter waiting on
+                # our row of that number while we waited on its counter, or two imports
+                # naming the same references in opposite orders
                 pool.lock_imported(uow.connection, keep)
-                pool.record_imported(uow.connection, bulk.insert_rows(uow.connection, keep),
-                                     keep)
                 repository.advance_ref_counters(uow.connection, [r.ref for r in keep],
                                                 self.prefixes)
+                keep.sort(key=lambda rows: rows.ref)
+                pool.record_imported(uow.connection, bulk.insert_rows(uow.connection, keep),
+                                     keep)
                 uow.commit()
         return keep, skipped, errors
 

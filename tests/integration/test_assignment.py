@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from pg_locks import backend_pid, others_wait_on
 
 from flows import pool, services
 from flows.assignment import NoEligibleLawyer, assign_legal_aid, assign_one
@@ -255,14 +256,6 @@ def loads_and_held(bureau: Bureau) -> tuple[dict[int, int], dict[int, int]]:
     return {d["id"]: d["load"] for d in pool.list_lawyers(bureau)}, held
 
 
-def others_wait_on(bureau: Bureau, me: int) -> bool:
-    """Whether some PostgreSQL session waits on a lock the backend ``me`` holds."""
-    with bureau.engine.connect() as watcher:
-        return bool(watcher.execute(sa.text(
-            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity"
-            " WHERE :me = ANY(pg_blocking_pids(pid)))"), {"me": me}).scalar_one())
-
-
 def test_two_passes_at_once_with_crossed_plans_do_not_deadlock(
     bureau: Bureau, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -301,9 +294,9 @@ def test_two_passes_at_once_with_crossed_plans_do_not_deadlock(
             return
         arrived[mine].set()
         (other,) = (event for name, event in arrived.items() if name != mine)
-        me = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        me = backend_pid(connection)
         for _ in range(3000):  # at most a minute: the test must not hang
-            if other.wait(0.02) or others_wait_on(bureau, me):
+            if other.wait(0.02) or others_wait_on(bureau.engine, me):
                 return
         raise AssertionError("the other pass neither arrived nor waited")
 
@@ -376,9 +369,9 @@ def test_an_import_and_a_pass_at_once_do_not_deadlock_on_their_lawyers(
         holding.set()
         if not postgres:
             return
-        me = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        me = backend_pid(connection)
         for _ in range(3000):  # at most a minute: the test must not hang
-            if others_wait_on(bureau, me):
+            if others_wait_on(bureau.engine, me):
                 return
             threading.Event().wait(0.02)
         raise AssertionError("the pass never waited on the import")

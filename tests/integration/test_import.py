@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,12 +20,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from lawyer_pool import pool_lawyer
+from pg_locks import backend_pid, others_wait_on
 from sqlalchemy.engine import Engine
 
 from flows import importer, pool, services
 from flows.context import Bureau
 from flows.importer import ImportReport
-from models import bulk
+from models import bulk, repository
 from models.tables import cases, clock_cycles, events, ref_counters
 from states.casetypes import CASE_TYPES
 
@@ -508,11 +510,12 @@ def test_duplicate_references_in_the_database_and_in_the_file(
 
 def race_two_imports(
     bureau: Bureau, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str,
-    *, looked_up: str,
+    *, looked_up: str, second: str | None = None,
 ) -> list[ImportReport]:
-    """Two imports of ``text`` in two threads. On PostgreSQL both first look up what is
-    stored (`bulk.<looked_up>`) and wait for each other before either writes, so neither has
-    seen the other's rows; SQLite's writers queue. Neither import may raise."""
+    """Two imports in two threads, of ``text`` and of ``second`` (default: ``text`` again).
+    On PostgreSQL both first look up what is stored (`bulk.<looked_up>`) and wait for each
+    other before either writes, so neither has seen the other's rows; SQLite's writers queue.
+    Neither import may raise."""
     race = engine.dialect.name == "postgresql"
     both_looked = threading.Barrier(2, timeout=30)
     calls = iter(range(1_000_000))
@@ -533,7 +536,8 @@ def race_two_imports(
 
     def run(i: int) -> None:
         try:
-            reports.append(run_import(bureau, tmp_path, text, name=f"import-{i}.jsonl"))
+            reports.append(run_import(bureau, tmp_path, second if i and second else text,
+                                      name=f"import-{i}.jsonl"))
         except BaseException as exc:  # reported by the assertion below
             failures.append(exc)
 
@@ -563,6 +567,21 @@ def test_two_imports_racing_for_the_same_references(
     ]
     assert counts(engine)["cases"] == len(records)
     assert all_chains_verify(bureau)
+
+
+def test_two_imports_naming_the_same_references_in_opposite_orders(
+    bureau: Bureau, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written in file order, two imports racing on PostgreSQL would each store some of the
+    references and wait on the other's (a deadlock, one import failed); each writes its
+    chunk's references in ascending order, so one waits and the other wins."""
+    records = [{**GOOD, "ref": f"CP-OLD-{n:03d}"} for n in range(1, 201)]
+    reports = race_two_imports(bureau, engine, tmp_path, monkeypatch, jsonl(records),
+                               second=jsonl(records[::-1]), looked_up="import_keys_of")
+    winner, loser = sorted(reports, key=lambda r: r.imported, reverse=True)
+    assert (winner.imported, winner.failed) == (len(records), 0)
+    assert (loser.imported, loser.failed, loser.already_imported) == (0, 0, len(records))
+    assert counts(engine)["cases"] == len(records)
 
 
 def test_generated_references_never_take_an_imported_one(
@@ -598,6 +617,63 @@ def test_an_imported_number_moves_the_counter_past_it(bureau: Bureau, tmp_path: 
     again = run_import(bureau, tmp_path, jsonl([{"type": "complaint", "on": "2024-03-02"}]))
     assert again.imported == 1
     assert services.list_cases(bureau)[-1].case.ref == "CP-2024-0414"
+
+
+def test_a_case_opened_by_hand_while_an_import_names_numbers_of_its_year(
+    bureau: Bureau, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clerk opens a reconsideration case while an import of old cases named RC-2024-0001…
+    writes. The import pauses once it has taken its first lock of the references, until the
+    clerk's opening waits on it. Were the imported cases written before the counter was
+    moved, the clerk would draw RC-2024-0001 from the counter, wait on the import's row of
+    that number, and the import would wait on the clerk's counter: PostgreSQL would find a
+    deadlock and fail one of them. With the counter taken first the clerk waits, then draws
+    the number after the imported ones, as when the two come one after the other (SQLite's
+    writers queue, and must end the same)."""
+    records = [{"type": "reconsideration", "on": "2024-03-04", "ref": f"RC-2024-{n:04d}"}
+               for n in range(1, 21)]
+    postgres = engine.dialect.name == "postgresql"
+    holding = threading.Event()
+    opened: list[str] = []
+    failures: list[BaseException] = []
+
+    def clerk() -> None:
+        holding.wait(30)
+        try:
+            opened.append(services.open_case(bureau, "reconsideration", on=date(2024, 5, 6),
+                                             by="clerk", now=NOW).case.ref)
+        except BaseException as exc:  # reported by the assertion below
+            failures.append(exc)
+
+    def pause_once_locked(original: Any) -> Any:
+        def paused(connection: sa.Connection, *args: Any, **kwargs: Any) -> Any:
+            result = original(connection, *args, **kwargs)
+            if not holding.is_set():
+                me = backend_pid(connection) if postgres else 0
+                holding.set()
+                deadline = time.monotonic() + 30
+                while postgres and thread.is_alive() and not others_wait_on(engine, me):
+                    assert time.monotonic() < deadline, "the clerk never waited on the import"
+                    time.sleep(0.02)
+                if not postgres:
+                    time.sleep(0.3)  # the clerk's BEGIN IMMEDIATE waits on the import
+            return result
+        return paused
+
+    # whichever the import does first: move the counter, or write its cases
+    monkeypatch.setattr(repository, "advance_ref_counters",
+                        pause_once_locked(repository.advance_ref_counters))
+    monkeypatch.setattr(bulk, "insert_rows", pause_once_locked(bulk.insert_rows))
+    thread = threading.Thread(target=clerk)
+    thread.start()
+    try:
+        report = run_import(bureau, tmp_path, jsonl(records))
+    finally:
+        thread.join()
+    assert failures == []
+    assert (report.imported, report.failed) == (len(records), 0)
+    assert opened == ["RC-2024-0021"]
+    assert counts(engine)["cases"] == len(records) + 1
 
 
 # -- importing again ----------------------------------------------------------------------------
