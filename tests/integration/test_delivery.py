@@ -38,7 +38,7 @@ from models.tables import alerts
 
 SECRET = "whsec-delivery"
 SWEEP_AT = datetime(2024, 12, 20, 1, 0, tzinfo=UTC)  # legal-aid reviews of 09-27: 严重逾期
-TIMEOUT = 0.5  # seconds: the client's, per attempt (room for a loaded machine's "ok")
+TIMEOUT = 1.0  # seconds: the client's, per attempt (room for a loaded machine's "ok")
 SLOW = 1.5  # a slow answer comes well after the client gave up
 FAST = DeliverySettings(batch=5, lease=timedelta(seconds=60), timeout=TIMEOUT)
 PASS_GAP = timedelta(seconds=400)  # past the longest backoff (300 s)
