@@ -316,7 +316,13 @@ def triggers_now(
     """The triggers a person may fire on the case now: on the case as it stands in law today,
     after any lapse that has happened but that no sweep has recorded yet, and without the
     extensions its clock rules refuse today; with ``who``, only those their role allows."""
-    stored = get_case(bureau, ref)
+    return triggers_of(bureau, get_case(bureau, ref), now, who)
+
+
+def triggers_of(
+    bureau: Bureau, stored: StoredCase, now: datetime, who: Identity | None = None
+) -> list[str]:
+    """`triggers_now` on a case already read (a page that shows the case asks both)."""
     case_type = bureau.case_type(stored.case.type)
     today = legal_date(now)
     lapses = lapses_due(case_type, stored.case, today, bureau.calendar)
@@ -329,9 +335,14 @@ def triggers_now(
 
 def timeline(bureau: Bureau, ref: str) -> list[EventRow]:
     """Every event of the case (案件流转记录), oldest first, as stored."""
+    return case_with_timeline(bureau, ref)[1]
+
+
+def case_with_timeline(bureau: Bureau, ref: str) -> tuple[StoredCase, list[EventRow]]:
+    """The case and its events, read in one unit of work (the case page shows both)."""
     with bureau.unit_of_work(write=False) as uow:
         stored = repository.load(uow.connection, ref)
-        return repository.event_rows(uow.connection, stored.id)
+        return stored, repository.event_rows(uow.connection, stored.id)
 
 
 def list_cases(

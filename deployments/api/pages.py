@@ -275,15 +275,15 @@ def case_page(request: Request, rt: Runtime, who: Identity, ref: str, *,
     from flows.views import case_json, event_json
 
     today = legal_date(rt.now())
-    stored = services.get_case(rt.bureau, ref)
+    stored, rows = services.case_with_timeline(rt.bureau, ref)
     case_type = rt.case_type(stored.case.type)
     doc = case_json(stored, case_type, today, rt.calendar, who)
     for clock in doc["clocks"]:
         live = clock["status"] in {"running", "overdue"}
         clock["days_left"] = (date.fromisoformat(clock["due_on"]) - today).days if live else None
         clock["class"] = days_class(clock["days_left"])
-    allowed = services.triggers_now(rt.bureau, ref, rt.now(), who)
-    entries = [event_json(row, who) for row in services.timeline(rt.bureau, ref)]
+    allowed = services.triggers_of(rt.bureau, stored, rt.now(), who)
+    entries = [event_json(row, who) for row in rows]
     return render(request, "case.html", {
         "who": who, "case": doc, "today": today, "error": error, "done": done,
         "actions": [action_form(case_type, stored.case.state, t) for t in allowed],

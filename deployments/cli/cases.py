@@ -159,12 +159,13 @@ def triggers(
 
     _texts(REF=ref)
     rt = runtime(ctx, reading=True)
-    names = services.triggers_now(rt.bureau, ref, rt.now(), rt.identity)
+    stored = services.get_case(rt.bureau, ref)
+    names = services.triggers_of(rt.bureau, stored, rt.now(), rt.identity)
     if as_json:
         emit_json(names)
         return
     # people read the Chinese label beside each name (CONTRACT.md, Global)
-    case_type = rt.case_type(services.get_case(rt.bureau, ref).case.type)
+    case_type = rt.case_type(stored.case.type)
     for name in names:
         specs = case_type.triggers.get(name, ())
         typer.echo(f"{name}  {specs[0].label}" if specs else name)
