@@ -43,6 +43,15 @@ class Owner(StrEnum):
     LAWYER = "lawyer"
     NOBODY = "nobody"  # a notice: it marks a day, nobody can be late for it
 
+    @property
+    def label(self) -> str:
+        """The party as a clerk names it (责任方)."""
+        return _OWNER_LABELS[self]
+
+
+_OWNER_LABELS = {Owner.BUREAU: "本局", Owner.APPLICANT: "申请人", Owner.RESPONDENT: "被申请人",
+                 Owner.LAWYER: "承办律师", Owner.NOBODY: "无"}
+
 
 class Effective(StrEnum):
     """The legal date on which a lapse effect by a system trigger takes effect.

@@ -35,6 +35,7 @@ from flows import services
 from models.errors import Conflict
 from states.calendar import legal_date
 from states.casetype import Attr, AttrKind, CaseType
+from states.clocks import Owner
 from states.errors import CaseflowError, InvalidInput
 from states.roles import SUPERVISING, Identity, Role, RoleNotAllowed
 
@@ -155,6 +156,35 @@ def page_user(request: Request, rt: RuntimeDep) -> Identity:
 PageUser = Annotated[Identity, Depends(page_user)]
 
 
+@dataclass(frozen=True)
+class Words:
+    """The Chinese a clerk knows each name by, for the pages to put first, the name beside it:
+    case types (案件类型), their states and clocks, and who owes a clock (责任方)."""
+
+    types: Mapping[str, CaseType]
+
+    def type(self, name: str) -> str:
+        case_type = self.types.get(name)
+        return case_type.label if case_type else ""
+
+    def state(self, type_name: str, name: str) -> str:
+        case_type = self.types.get(type_name)
+        spec = case_type.state_map.get(name) if case_type else None
+        return spec.label if spec else ""
+
+    def clock(self, type_name: str, name: str | None) -> str:
+        case_type = self.types.get(type_name)
+        spec = case_type.clock_map.get(name or "") if case_type else None
+        return spec.label if spec else ""
+
+    @staticmethod
+    def owner(name: str) -> str:
+        try:
+            return Owner(name).label
+        except ValueError:
+            return ""
+
+
 def render(request: Request, template: str, context: Mapping[str, Any],
            status: int = 200) -> HTMLResponse:
     return TEMPLATES.TemplateResponse(
@@ -223,6 +253,7 @@ def worklist(request: Request, rt: RuntimeDep, who: PageUser) -> HTMLResponse:
         case["class"] = days_class(case["days_left"])
     return render(request, "worklist.html", {
         "who": who, "desk": desk, "today": today, "types": rt.types.values(),
+        "words": Words(rt.types),
         "may_open": who.role is not Role.AUDITOR, "supervising": who.role in SUPERVISING
         or who.role is Role.AUDITOR})
 
@@ -357,7 +388,7 @@ def dashboard(request: Request, rt: RuntimeDep, who: PageUser) -> HTMLResponse:
     return render(request, "dashboard.html", {
         "who": who, "today": today, "first": first, "last": last,
         "overdue": overdue_clocks(rt.bureau, today), "report": by_month,
-        "workloads": workloads})
+        "workloads": workloads, "words": Words(rt.types)})
 
 
 @router.get("/dashboard/chart.svg")

@@ -284,6 +284,10 @@ def render(doc: dict[str, Any]) -> None:
                        for u in doc["users"]["users"])
     out.print(f"users 用户: {people}; password 密码 {doc['users']['password']!r} — "
               f"`caseflow --db {doc['db']} serve`, then log in at http://127.0.0.1:8000/login")
+    first = min(r["from"] for r in doc["reports"])
+    last = max(r["to"] for r in doc["reports"])
+    out.print("the supervisor's dashboard 监督看板 over the demo's half-year: "
+              f"http://127.0.0.1:8000/dashboard?from={first}&to={last}")
 
 
 def _pct(rate: float | None) -> str:

@@ -136,6 +136,8 @@ def test_a_timeline_is_printed(demo, capsys):
     assert f"timeline of {doc['timeline']['ref']}" in out
     assert "deem_accepted" in out  # the sample case was 视为受理 by the sweep
     assert "647" in out and "0.7836" in out
+    # where to look in the browser: the demo's cases lie in 2024, not in this year
+    assert "http://127.0.0.1:8000/dashboard?from=2024-01-01&to=2024-06-30" in out
 
 
 def _digest(path: Path) -> str:

@@ -52,6 +52,12 @@ def log_in(client: TestClient, name: str, password: str = PASSWORD) -> int:
     return answer.status_code
 
 
+def row_text(html: str, ref: str) -> str:
+    """The words of the table row that names ``ref``, tags dropped, spaces squeezed."""
+    row = next(r for r in re.findall(r"<tr.*?</tr>", html, re.S) if ref in r)
+    return " ".join(re.sub(r"<[^>]+>", " ", row).split())
+
+
 def test_a_clerks_day(site: tuple[Runtime, dict[str, str]]) -> None:
     rt, refs = site
     client = TestClient(create_app(rt, secret_key="k"))
@@ -61,6 +67,9 @@ def test_a_clerks_day(site: tuple[Runtime, dict[str, str]]) -> None:
     # by nearest deadline: the late case's copy was due weeks ago
     assert worklist.index(refs["late"]) < worklist.index(refs["fresh"])
     assert 'class="overdue"' in worklist
+    # the names a clerk knows first, the engine's beside them
+    assert row_text(worklist, refs["late"]).startswith(
+        f"{refs['late']} 行政复议 reconsideration 审理中 under_review 发送副本 copy_to_respondent ")
     page = client.get(f"/cases/{refs['fresh']}").text
     assert 'name="version" value="1"' in page and 'data-trigger="accept"' in page
     token = csrf(page)
@@ -85,7 +94,12 @@ def test_the_supervisors_dashboard_and_the_auditors_hands(
     supervisor = TestClient(create_app(rt, secret_key="k"))
     assert log_in(supervisor, "李") == 303
     board = supervisor.get("/dashboard")
-    assert board.status_code == 200 and refs["late"] in board.text
+    assert board.status_code == 200
+    late = row_text(board.text, refs["late"])
+    assert late.startswith(f"{refs['late']} 行政复议 reconsideration 发送副本 copy_to_respondent ")
+    assert late.endswith(" 本局 bureau 王 一科")
+    workloads = board.text.split('id="workloads"')[1]
+    assert row_text(workloads, "<td>王</td>").startswith("王 行政复议 reconsideration ")
     assert supervisor.get("/dashboard/chart.svg").headers["content-type"] == "image/svg+xml"
     auditor = TestClient(create_app(rt, secret_key="k"))
     assert log_in(auditor, "审") == 303

@@ -499,3 +499,9 @@ def test_two_pauses_in_one_working_day_cycle_keep_the_working_days_left() -> Non
     assert cycle.used == 4
     cycle = clocks.resume(cycle, D(2025, 3, 17), CAL)
     assert cycle.due_on == D(2025, 3, 25)
+
+
+def test_every_party_that_can_owe_a_clock_has_a_name_a_clerk_uses() -> None:
+    assert {owner: owner.label for owner in Owner} == {
+        Owner.BUREAU: "本局", Owner.APPLICANT: "申请人", Owner.RESPONDENT: "被申请人",
+        Owner.LAWYER: "承办律师", Owner.NOBODY: "无"}
