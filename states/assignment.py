@@ -39,6 +39,13 @@ class Gate(StrEnum):
     DECLINED = "declined"
 
 
+# the practice areas (业务领域) a legal-aid pool commonly records, as a clerk names them; a pool
+# may record others, shown by their own name
+AREA_LABELS: Mapping[str, str] = {
+    "criminal": "刑事", "civil": "民事", "administrative": "行政", "labor": "劳动争议",
+    "family": "婚姻家事",
+}
+
 GATE_LABELS: Mapping[Gate, str] = {
     Gate.SUSPENDED: "suspended 暂停指派",
     Gate.ON_LEAVE: "on leave 请假",

@@ -33,6 +33,7 @@ from deployments.api.errors import TooManyAttempts, status_for
 from deployments.bootstrap import Runtime
 from flows import services
 from models.errors import Conflict
+from states.assignment import AREA_LABELS
 from states.calendar import legal_date
 from states.casetype import Attr, AttrKind, CaseType
 from states.clocks import Owner
@@ -40,6 +41,14 @@ from states.errors import CaseflowError, InvalidInput
 from states.roles import SUPERVISING, Identity, Role, RoleNotAllowed
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def area_words(name: str) -> str:
+    """A practice area (业务领域) as the pages show it: Chinese first when it is a common one."""
+    return f"{AREA_LABELS[name]} {name}" if name in AREA_LABELS else name
+
+
+TEMPLATES.env.filters["area"] = area_words
 DUE_SOON_DAYS = 3  # a deadline this close is shown amber (预警)
 LOGIN_LIMIT = 5  # failed logins per user name and address …
 LOGIN_WINDOW = timedelta(minutes=15)  # … within this long, then 429

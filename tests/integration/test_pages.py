@@ -162,7 +162,8 @@ def test_the_lawyer_pool_page(site: tuple[Runtime, dict[str, str]]) -> None:
     page = supervisor.get("/lawyers").text
     assert "律师库为空" in page and 'id="add-lawyer"' in page and 'id="assign-now"' in page
     added = supervisor.post("/lawyers", data={"csrf": csrf(page), "name": "钱律师",
-                                              "firm": "钱所", "areas": "civil", "capacity": "3"},
+                                              "firm": "钱所", "areas": "civil,tax",
+                                              "capacity": "3"},
                             follow_redirects=False)
     assert added.status_code == 303
     lawyer = added.headers["location"].split("/")[-1].split("?")[0]
@@ -170,6 +171,9 @@ def test_the_lawyer_pool_page(site: tuple[Runtime, dict[str, str]]) -> None:
     leave = supervisor.post("/lawyers/leaves", data={"csrf": csrf(page), "lawyer": lawyer,
                                                      "from": later, "to": later})
     assert leave.status_code == 200 and f"{later} – {later}" in leave.text
+    # a common area in Chinese first; one the bureau added, by its own name
+    assert "<dd>民事 civil, tax</dd>" in leave.text
+    assert "<td>民事 civil, tax</td>" in supervisor.get("/lawyers").text
     result = supervisor.post("/lawyers/assign", data={"csrf": csrf(page)})
     assert result.status_code == 200 and 'id="assignment-result"' in result.text
     assert waiting in result.text and "rotation" in result.text
