@@ -325,7 +325,7 @@ def triggers_of(
     """`triggers_now` on a case already read (a page that shows the case asks both)."""
     case_type = bureau.case_type(stored.case.type)
     today = legal_date(now)
-    lapses = lapses_due(case_type, stored.case, today, bureau.calendar)
+    lapses = lapses_pending(bureau, stored, now)
     case = lapses[-1].case if lapses else stored.case
     allowed = allowed_triggers(case_type, case.state, attrs=case.attrs, cycles=case.cycles,
                                on=today)
@@ -336,6 +336,13 @@ def triggers_of(
 def timeline(bureau: Bureau, ref: str) -> list[EventRow]:
     """Every event of the case (案件流转记录), oldest first, as stored."""
     return case_with_timeline(bureau, ref)[1]
+
+
+def lapses_pending(bureau: Bureau, stored: StoredCase, now: datetime) -> tuple[Fired, ...]:
+    """What the law has already done to the case by today that no sweep has recorded yet
+    (视为受理 once the review period ended, …): the next act on the case records it first."""
+    return lapses_due(bureau.case_type(stored.case.type), stored.case, legal_date(now),
+                      bureau.calendar)
 
 
 def case_with_timeline(bureau: Bureau, ref: str) -> tuple[StoredCase, list[EventRow]]:

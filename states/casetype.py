@@ -333,6 +333,15 @@ class CaseType:
         return MappingProxyType({k: tuple(v) for k, v in by.items()})
 
     @cached_property
+    def attr_labels(self) -> Mapping[str, str]:
+        """Each declared attribute's label (申请人, 承办科室, …), from opening and every trigger."""
+        labels: dict[str, str] = {}
+        for attr in (*self.open_attrs, *(a for t in self.transitions for a in t.attrs)):
+            if attr.label:
+                labels.setdefault(attr.name, attr.label)
+        return MappingProxyType(labels)
+
+    @cached_property
     def closed_states(self) -> frozenset[str]:
         return frozenset(s.name for s in self.states if s.terminal)
 

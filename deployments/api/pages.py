@@ -35,6 +35,7 @@ from flows import services
 from models.errors import Conflict
 from states.assignment import AREA_LABELS
 from states.calendar import legal_date
+from states.case import DomainEvent
 from states.casetype import Attr, AttrKind, CaseType
 from states.clocks import Owner
 from states.errors import CaseflowError, InvalidInput
@@ -309,6 +310,16 @@ def action_form(case_type: CaseType, state: str, trigger: str) -> dict[str, Any]
     }
 
 
+def lapse_note(case_type: CaseType, event: DomainEvent) -> dict[str, Any]:
+    """A lapse the law has made that no sweep has recorded yet, as the case page tells it."""
+    specs = case_type.triggers.get(event.trigger, ())
+    spec = next((s for s in specs if event.source in s.source), specs[0] if specs else None)
+    dest = case_type.state_map.get(event.dest)
+    return {"trigger": event.trigger, "on": event.on,
+            "label": spec.label if spec else event.trigger, "basis": spec.basis if spec else "",
+            "dest": event.dest, "dest_label": dest.label if dest else ""}
+
+
 def case_page(request: Request, rt: Runtime, who: Identity, ref: str, *,
               error: CaseflowError | None = None, done: str | None = None) -> HTMLResponse:
     from flows.story import timeline_story
@@ -326,6 +337,9 @@ def case_page(request: Request, rt: Runtime, who: Identity, ref: str, *,
     entries = [event_json(row, who) for row in rows]
     return render(request, "case.html", {
         "who": who, "case": doc, "today": today, "error": error, "done": done,
+        "attr_labels": case_type.attr_labels,
+        "lapsed": [lapse_note(case_type, fired.event)
+                   for fired in services.lapses_pending(rt.bureau, stored, rt.now())],
         "actions": [action_form(case_type, stored.case.state, t) for t in allowed],
         "story": timeline_story(entries, case_type), "events": entries,
     }, status_for(error) if error else 200)

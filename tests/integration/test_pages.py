@@ -88,6 +88,36 @@ def test_a_clerks_day(site: tuple[Runtime, dict[str, str]]) -> None:
     assert client.get("/dashboard").status_code == 403  # the supervisors'
 
 
+def test_a_case_page_tells_what_the_law_did_that_no_sweep_has_recorded(
+        site: tuple[Runtime, dict[str, str]]) -> None:
+    """An application nobody decided on within 5 working days is accepted by law (视为受理,
+    行政复议法 art. 30): until a sweep records it, the page says so beside the stored state,
+    and offers the actions of the state the law has put the case in."""
+    from flows.sweep import sweep
+
+    rt, _ = site
+    now = rt.now()
+    ref = services.open_case(rt.bureau, "reconsideration",
+                             on=legal_date(now) - timedelta(days=30),
+                             attrs={"department": "一科", "handler": "王"}, by="王",
+                             now=now, who=users.identity(rt.bureau, "王")).case.ref
+    clerk = TestClient(create_app(rt, secret_key="k"))
+    assert log_in(clerk, "王") == 303
+    page = clerk.get(f"/cases/{ref}").text
+    assert "received" in page.split('id="state"')[1].split("</dd>")[0]
+    lapsed = page.split('id="lapsed"')[1].split("</div>")[0]
+    assert "视为受理 <span class=\"en\">deem_accepted</span> → 审理中" in lapsed
+    assert "第三十条" in lapsed
+    assert 'data-trigger="accept"' not in page and 'data-trigger="decide"' in page
+    # the case's attributes by the names a clerk knows
+    assert '<dt>承办人 <span class="en">handler</span></dt><dd>王</dd>' in page
+
+    sweep(rt.bureau, now)
+    swept = clerk.get(f"/cases/{ref}").text
+    assert 'id="lapsed"' not in swept
+    assert "under_review" in swept.split('id="state"')[1].split("</dd>")[0]
+
+
 def test_the_supervisors_dashboard_and_the_auditors_hands(
         site: tuple[Runtime, dict[str, str]]) -> None:
     rt, refs = site
