@@ -74,6 +74,16 @@ class CycleStatus(StrEnum):
     OVERDUE = "overdue"  # never stored: a running cycle judged after its due date
     CANCELLED = "cancelled"
 
+    @property
+    def label(self) -> str:
+        """The status as a clerk says it."""
+        return _STATUS_LABELS[self]
+
+
+_STATUS_LABELS = {CycleStatus.RUNNING: "计时中", CycleStatus.PAUSED: "已中止",
+                  CycleStatus.MET: "按期完成", CycleStatus.MISSED: "逾期完成",
+                  CycleStatus.OVERDUE: "已逾期", CycleStatus.CANCELLED: "已取消"}
+
 
 LIVE = frozenset({CycleStatus.RUNNING, CycleStatus.PAUSED})
 

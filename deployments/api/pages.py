@@ -37,7 +37,7 @@ from states.assignment import AREA_LABELS
 from states.calendar import legal_date
 from states.case import DomainEvent
 from states.casetype import Attr, AttrKind, CaseType
-from states.clocks import Owner
+from states.clocks import CycleStatus, Owner
 from states.errors import CaseflowError, InvalidInput
 from states.roles import SUPERVISING, Identity, Role, RoleNotAllowed
 
@@ -333,11 +333,13 @@ def case_page(request: Request, rt: Runtime, who: Identity, ref: str, *,
         live = clock["status"] in {"running", "overdue"}
         clock["days_left"] = (date.fromisoformat(clock["due_on"]) - today).days if live else None
         clock["class"] = days_class(clock["days_left"])
+        clock["status_label"] = CycleStatus(clock["status"]).label
     allowed = services.triggers_of(rt.bureau, stored, rt.now(), who)
     entries = [event_json(row, who) for row in rows]
     return render(request, "case.html", {
         "who": who, "case": doc, "today": today, "error": error, "done": done,
-        "attr_labels": case_type.attr_labels,
+        # a label's parenthesis guides the form (案件类别（criminal, civil…）), not the reader
+        "attr_labels": {k: v.split("（")[0] for k, v in case_type.attr_labels.items()},
         "lapsed": [lapse_note(case_type, fired.event)
                    for fired in services.lapses_pending(rt.bureau, stored, rt.now())],
         "actions": [action_form(case_type, stored.case.state, t) for t in allowed],

@@ -109,8 +109,9 @@ def test_a_case_page_tells_what_the_law_did_that_no_sweep_has_recorded(
     assert "视为受理 <span class=\"en\">deem_accepted</span> → 审理中" in lapsed
     assert "第三十条" in lapsed
     assert 'data-trigger="accept"' not in page and 'data-trigger="decide"' in page
-    # the case's attributes by the names a clerk knows
+    # the case's attributes and its clocks' statuses by the names a clerk knows
     assert '<dt>承办人 <span class="en">handler</span></dt><dd>王</dd>' in page
+    assert '<td>已逾期 <span class="en">overdue</span></td>' in page
 
     sweep(rt.bureau, now)
     swept = clerk.get(f"/cases/{ref}").text

@@ -505,3 +505,9 @@ def test_every_party_that_can_owe_a_clock_has_a_name_a_clerk_uses() -> None:
     assert {owner: owner.label for owner in Owner} == {
         Owner.BUREAU: "本局", Owner.APPLICANT: "申请人", Owner.RESPONDENT: "被申请人",
         Owner.LAWYER: "承办律师", Owner.NOBODY: "无"}
+
+
+def test_every_clock_status_has_a_name_a_clerk_uses() -> None:
+    labels = {status: status.label for status in CycleStatus}
+    assert labels[CycleStatus.OVERDUE] == "已逾期" and labels[CycleStatus.MET] == "按期完成"
+    assert len(set(labels.values())) == len(CycleStatus)
