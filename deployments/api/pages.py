@@ -338,6 +338,7 @@ def case_page(request: Request, rt: Runtime, who: Identity, ref: str, *,
     entries = [event_json(row, who) for row in rows]
     return render(request, "case.html", {
         "who": who, "case": doc, "today": today, "error": error, "done": done,
+        "done_label": next((spec.label for spec in case_type.triggers.get(done or "", ())), ""),
         # a label's parenthesis guides the form (案件类别（criminal, civil…）), not the reader
         "attr_labels": {k: v.split("（")[0] for k, v in case_type.attr_labels.items()},
         "lapsed": [lapse_note(case_type, fired.event)

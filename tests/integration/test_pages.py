@@ -78,6 +78,7 @@ def test_a_clerks_day(site: tuple[Runtime, dict[str, str]]) -> None:
                        data={"csrf": token, "version": "1", "on": today,
                              "procedure": "ordinary"})
     assert done.status_code == 200 and "under_review" in done.text
+    assert '已办理 <span class="en">done</span>: 受理 <span class="en">accept</span>' in done.text
     stale = client.post(f"/cases/{refs['fresh']}/fire/send_copy",
                         data={"csrf": token, "version": "1", "on": today})
     assert stale.status_code == 409 and "已被他人更新" in stale.text
