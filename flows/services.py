@@ -320,12 +320,14 @@ def triggers_now(
 
 
 def triggers_of(
-    bureau: Bureau, stored: StoredCase, now: datetime, who: Identity | None = None
+    bureau: Bureau, stored: StoredCase, now: datetime, who: Identity | None = None, *,
+    lapsed: Sequence[Fired] | None = None,
 ) -> list[str]:
-    """`triggers_now` on a case already read (a page that shows the case asks both)."""
+    """`triggers_now` on a case already read (a page that shows the case asks both), and on
+    its `lapses_pending` when the caller has them already."""
     case_type = bureau.case_type(stored.case.type)
     today = legal_date(now)
-    lapses = lapses_pending(bureau, stored, now)
+    lapses = lapses_pending(bureau, stored, now) if lapsed is None else lapsed
     case = lapses[-1].case if lapses else stored.case
     allowed = allowed_triggers(case_type, case.state, attrs=case.attrs, cycles=case.cycles,
                                on=today)

@@ -36,7 +36,7 @@ from models.errors import Conflict
 from states.assignment import AREA_LABELS
 from states.calendar import legal_date
 from states.case import DomainEvent
-from states.casetype import Attr, AttrKind, CaseType
+from states.casetype import Attr, AttrKind, CaseType, TransitionSpec
 from states.clocks import CycleStatus, Owner
 from states.errors import CaseflowError, InvalidInput
 from states.roles import SUPERVISING, Identity, Role, RoleNotAllowed
@@ -292,10 +292,16 @@ def _date(text: str, what: str) -> date:
 # -- a case -----------------------------------------------------------------------------------
 
 
+def transition_from(case_type: CaseType, trigger: str,
+                    state: str | None) -> TransitionSpec | None:
+    """The declaration of ``trigger`` from ``state`` (its first, if none is from there)."""
+    specs = case_type.triggers.get(trigger, ())
+    return next((s for s in specs if state in s.source), specs[0] if specs else None)
+
+
 def action_form(case_type: CaseType, state: str, trigger: str) -> dict[str, Any]:
     """What a trigger's form asks for: its declared attributes (from the case's state)."""
-    specs = case_type.triggers.get(trigger, ())
-    spec = next((s for s in specs if state in s.source), specs[0] if specs else None)
+    spec = transition_from(case_type, trigger, state)
     attrs: tuple[Attr, ...] = spec.attrs if spec else ()
     return {
         "trigger": trigger, "label": spec.label if spec else trigger,
@@ -312,8 +318,7 @@ def action_form(case_type: CaseType, state: str, trigger: str) -> dict[str, Any]
 
 def lapse_note(case_type: CaseType, event: DomainEvent) -> dict[str, Any]:
     """A lapse the law has made that no sweep has recorded yet, as the case page tells it."""
-    specs = case_type.triggers.get(event.trigger, ())
-    spec = next((s for s in specs if event.source in s.source), specs[0] if specs else None)
+    spec = transition_from(case_type, event.trigger, event.source)
     dest = case_type.state_map.get(event.dest)
     return {"trigger": event.trigger, "on": event.on,
             "label": spec.label if spec else event.trigger, "basis": spec.basis if spec else "",
@@ -334,15 +339,15 @@ def case_page(request: Request, rt: Runtime, who: Identity, ref: str, *,
         clock["days_left"] = (date.fromisoformat(clock["due_on"]) - today).days if live else None
         clock["class"] = days_class(clock["days_left"])
         clock["status_label"] = CycleStatus(clock["status"]).label
-    allowed = services.triggers_of(rt.bureau, stored, rt.now(), who)
+    lapsed = services.lapses_pending(rt.bureau, stored, rt.now())
+    allowed = services.triggers_of(rt.bureau, stored, rt.now(), who, lapsed=lapsed)
     entries = [event_json(row, who) for row in rows]
     return render(request, "case.html", {
         "who": who, "case": doc, "today": today, "error": error, "done": done,
         "done_label": next((spec.label for spec in case_type.triggers.get(done or "", ())), ""),
         # a label's parenthesis guides the form (案件类别（criminal, civil…）), not the reader
         "attr_labels": {k: v.split("（")[0] for k, v in case_type.attr_labels.items()},
-        "lapsed": [lapse_note(case_type, fired.event)
-                   for fired in services.lapses_pending(rt.bureau, stored, rt.now())],
+        "lapsed": [lapse_note(case_type, fired.event) for fired in lapsed],
         "actions": [action_form(case_type, stored.case.state, t) for t in allowed],
         "story": timeline_story(entries, case_type), "events": entries,
     }, status_for(error) if error else 200)
